@@ -1,0 +1,38 @@
+"""The Flask app factory. Every v1 route answers at /, /v1/ and the gateway prefix."""
+from __future__ import annotations
+
+from flask import Flask
+
+from pcs.api import inventory, power_cap, service, transitions
+from pcs.api.errors import register_error_handlers
+from pcs.api.services import Services
+from pcs.broker import Publisher
+from pcs.config import Settings
+from pcs.db import Database
+from pcs.errors import ConfigurationError
+from pcs.logs import configure_logging
+
+V1_PREFIXES = ("", "/v1", "/apis/power-control/v1")
+ADDED_PREFIXES = ("/v1", "/apis/power-control/v1")   # this service's additions
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    if not settings.database_url or not settings.broker_url:
+        raise ConfigurationError("the API needs PCS_DATABASE_URL and PCS_BROKER_URL "
+                                 "('pcs up' sets both for its embedded servers)")
+    configure_logging(settings.log_level)
+    app = Flask("pcs")
+    app.json.sort_keys = False
+    app.url_map.strict_slashes = False
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
+    app.extensions["pcs"] = Services(settings, Database(settings.database_url,
+                                                        pool_size=settings.api_threads),
+                                     Publisher(settings))
+    for blueprint, prefixes in ((transitions.bp, V1_PREFIXES), (service.bp, V1_PREFIXES),
+                                (power_cap.bp, V1_PREFIXES), (inventory.bp, ADDED_PREFIXES)):
+        for i, prefix in enumerate(prefixes):
+            app.register_blueprint(blueprint, url_prefix=prefix or None,
+                                   name=f"{blueprint.name}_{i}")
+    register_error_handlers(app)
+    return app

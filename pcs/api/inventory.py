@@ -1,0 +1,155 @@
+"""The /inventory blueprint (an addition): BMCs and the components discovered behind them."""
+from __future__ import annotations
+
+from flask import Blueprint
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from pcs.api.body import json_body
+from pcs.api.schemas import BmcPatch, BmcRequest, BmcSchema, ComponentSchema
+from pcs.api.services import services
+from pcs.domain import xnames
+from pcs.domain.operations import supported_operations
+from pcs.errors import Conflict, InvalidRequest
+from pcs.inventory import store
+from pcs.inventory.discovery import SERVICE_ROOT, discover_systems
+from pcs.models import Component
+from pcs.redfish.client import RedfishClient
+
+bp = Blueprint("inventory", __name__)
+
+BMC_TYPES = ("NodeBMC",)   # node BMCs for now; chassis and router BMCs come with their types
+
+
+@bp.post("/inventory/bmcs")
+def add_bmc():
+    svc = services()
+    args = BmcRequest().load(json_body())
+    reg = store.BmcRegistration(_bmc_xname(args["xname"]), args["address"], args["scheme"],
+                                args["username"], args["password"], args["verifyTls"])
+    explicit = _explicit_systems(reg.xname, args["systems"])
+    with svc.db.transaction() as session:
+        if store.bmc_exists(session, reg.xname):
+            raise Conflict(f"BMC {reg.xname} is already registered; change it with PATCH")
+    client = _client(reg.bmc_address(svc.settings.ca_bundle))
+    try:
+        systems = discover_systems(client, reg.xname, explicit)   # 422 when it fails
+    finally:
+        client.close()
+    try:
+        with svc.db.transaction() as session:
+            bmc = store.add_bmc(session, reg, systems, svc.credentials)
+    except IntegrityError:
+        raise Conflict(f"BMC {reg.xname} or one of its components is already registered") from None
+    body = BmcSchema().dump(_bmc_view(bmc, [s.xname for s in systems]))
+    return body, 201, {"Location": f"../inventory/bmcs/{bmc.xname}"}
+
+
+@bp.get("/inventory/bmcs")
+def list_bmcs():
+    with services().db.transaction() as session:
+        bmcs = store.list_bmcs(session)
+        members = _components_by_bmc(session)
+    return {"bmcs": BmcSchema(many=True).dump([_bmc_view(b, members.get(b.id, []))
+                                                for b in bmcs])}
+
+
+@bp.get("/inventory/bmcs/<xname>")
+def get_bmc(xname: str):
+    with services().db.transaction() as session:
+        bmc = store.get_bmc(session, xnames.normalize(xname))
+        members = _components_by_bmc(session)
+    return BmcSchema().dump(_bmc_view(bmc, members.get(bmc.id, [])))
+
+
+@bp.patch("/inventory/bmcs/<xname>")
+def patch_bmc(xname: str):
+    svc = services()
+    changes = BmcPatch().load(json_body())
+    if not changes:
+        raise InvalidRequest("nothing to change: give address, scheme, username, password "
+                             "or verifyTls")
+    renamed = {"verifyTls": "verify_tls"}
+    changes = {renamed.get(k, k): v for k, v in changes.items()}
+    with svc.db.transaction() as session:
+        current = store.get_bmc(session, xnames.normalize(xname))
+        password = changes.get("password") or svc.credentials.decrypt(current.password_encrypted)
+        merged = store.BmcRegistration(
+            current.xname, changes.get("address", current.address),
+            changes.get("scheme", current.scheme), changes.get("username", current.username),
+            password, changes.get("verify_tls", current.verify_tls))
+    _verify_reachable(merged)
+    with svc.db.transaction() as session:
+        bmc = store.update_bmc(session, merged.xname, svc.credentials, **changes)
+        members = _components_by_bmc(session)
+    return BmcSchema().dump(_bmc_view(bmc, members.get(bmc.id, [])))
+
+
+@bp.delete("/inventory/bmcs/<xname>")
+def delete_bmc(xname: str):
+    with services().db.transaction() as session:
+        store.delete_bmc(session, xnames.normalize(xname))
+    return "", 204
+
+
+@bp.get("/inventory/components")
+def list_components():
+    with services().db.transaction() as session:
+        rows = store.list_components(session)
+    views = []
+    for component, bmc_xname in rows:
+        view = {c: getattr(component, c) for c in (
+            "xname", "type", "redfish_path", "reset_target", "allowable_values", "power_state",
+            "management_state", "status_error", "last_updated", "last_polled")}
+        view["bmc"] = bmc_xname
+        view["supported"] = [op.value for op in supported_operations(component.allowable_values)]
+        views.append(view)
+    return {"components": ComponentSchema(many=True).dump(views)}
+
+
+def _bmc_xname(text: str) -> str:
+    parsed = xnames.parse(text)
+    if parsed is None or parsed.type not in BMC_TYPES:
+        raise InvalidRequest(f"xname: '{text}' is not a node BMC xname (like x1000c0s0b0)")
+    return parsed.name
+
+
+def _explicit_systems(bmc_xname: str, systems: dict | None) -> dict[str, str] | None:
+    if not systems:
+        return None
+    out = {}
+    for name, path in systems.items():
+        parsed = xnames.parse(name)
+        if parsed is None or parsed.type != "Node" or not parsed.name.startswith(bmc_xname + "n"):
+            raise InvalidRequest(f"systems: '{name}' is not a node of BMC {bmc_xname}")
+        out[parsed.name] = path
+    return out
+
+
+def _client(address) -> RedfishClient:
+    settings = services().settings
+    return RedfishClient(address, connect_timeout_s=settings.connect_timeout_s,
+                         read_timeout_s=settings.status_timeout_s)
+
+
+def _verify_reachable(reg: store.BmcRegistration) -> None:
+    """Raises BmcRegistrationFailed unless the BMC answers with the (new) credentials."""
+    client = _client(reg.bmc_address(services().settings.ca_bundle))
+    try:
+        discover_systems(client, reg.xname)
+    finally:
+        client.close()
+
+
+def _components_by_bmc(session) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for bmc_id, xname in session.execute(
+            select(Component.bmc_id, Component.xname).order_by(Component.xname)):
+        out.setdefault(bmc_id, []).append(xname)
+    return out
+
+
+def _bmc_view(bmc, components: list[str]) -> dict:
+    return {"xname": bmc.xname, "address": bmc.address, "scheme": bmc.scheme,
+            "username": bmc.username, "verify_tls": bmc.verify_tls,
+            "created_at": bmc.created_at, "components": components}

@@ -1,0 +1,170 @@
+"""Marshmallow schemas: the wire format of every request and response."""
+from __future__ import annotations
+
+from marshmallow import (EXCLUDE, Schema, ValidationError, fields, post_load, validate,
+                         validates, validates_schema)
+
+from pcs.domain.operations import Operation
+from pcs.models import TASK_STATUS_FOR
+
+
+def rfc3339(value) -> str:
+    """RFC 3339 with offset, '' where never set."""
+    if value is None:
+        return ""
+    return value.isoformat().replace("+00:00", "Z")
+
+
+class Timestamp(fields.Field):
+    def _serialize(self, value, attr, obj, **kwargs):
+        return rfc3339(value)
+
+
+class StrictString(fields.String):
+    """A string that does not accept numbers or other types silently."""
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise ValidationError("Not a valid string.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+# -- transitions -------------------------------------------------------------------------------
+class LocationSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+    xname = StrictString(required=True)
+    deputyKey = StrictString(load_default=None, allow_none=True)
+
+
+class TransitionRequest(Schema):
+    class Meta:
+        unknown = EXCLUDE
+    operation = fields.Raw(load_default="")
+    taskDeadlineMinutes = fields.Integer(strict=True, load_default=None, allow_none=True)
+    location = fields.List(fields.Nested(LocationSchema), required=True,
+                           validate=validate.Length(min=1, error="at least one xname is required"))
+
+    @validates_schema(skip_on_field_errors=False)
+    def _operation(self, data, **_):
+        # Upstream's exact text, as the whole detail (clients match on it).
+        value = data.get("operation", "")
+        try:
+            Operation.parse(value if isinstance(value, str) else "")
+        except ValueError:
+            raise ValidationError(f"invalid Operation type {value}") from None
+
+    @validates("taskDeadlineMinutes")
+    def _deadline(self, value, **_):
+        if value is not None and value < -1:
+            raise ValidationError("must be -1 (no deadline), 0 (do not confirm) or more")
+
+    @post_load
+    def _normalize(self, data, **_):
+        data["operation"] = Operation.parse(data["operation"])
+        if data["taskDeadlineMinutes"] is None:
+            data["taskDeadlineMinutes"] = 5
+        return data
+
+
+class TransitionCreated(Schema):
+    transitionID = fields.UUID(attribute="id")
+    operation = fields.String()
+
+
+class TaskCounts(Schema):
+    total = fields.Integer()
+    new = fields.Integer()
+    in_progress = fields.Integer(data_key="in-progress")
+    failed = fields.Integer()
+    succeeded = fields.Integer()
+    un_supported = fields.Integer(data_key="un-supported")
+
+
+class TransitionSummary(Schema):
+    transitionID = fields.UUID(attribute="id")
+    operation = fields.String()
+    createTime = Timestamp(attribute="created_at")
+    automaticExpirationTime = Timestamp(attribute="expires_at")
+    transitionStatus = fields.String(attribute="status")
+    taskCounts = fields.Nested(TaskCounts, attribute="task_counts")
+
+
+class TaskSchema(Schema):
+    xname = fields.String()
+    taskStatus = fields.Function(lambda t: TASK_STATUS_FOR[t.state])
+    taskStatusDescription = fields.Function(lambda t: t.description)
+    error = fields.Function(lambda t: t.error)
+
+    @staticmethod
+    def _drop_empty_error(data: dict) -> dict:
+        if not data.get("error"):
+            data.pop("error", None)
+        return data
+
+    def dump(self, obj, *, many=None):
+        out = super().dump(obj, many=many)
+        if many or (many is None and self.many):
+            return [self._drop_empty_error(d) for d in out]
+        return self._drop_empty_error(out)
+
+
+class TransitionDetail(TransitionSummary):
+    tasks = fields.Nested(TaskSchema, many=True)
+
+
+class TransitionList(Schema):
+    transitions = fields.Nested(TransitionSummary, many=True)
+
+
+class AbortAccepted(Schema):
+    abortStatus = fields.String()
+
+
+# -- inventory (an addition of this service) ---------------------------------------------------
+class BmcRequest(Schema):
+    class Meta:
+        unknown = EXCLUDE
+    xname = StrictString(required=True)
+    address = StrictString(required=True, validate=validate.Regexp(
+        r"^[A-Za-z0-9.\-\[\]:]+(:\d{1,5})?$", error="must be host or host:port"))
+    scheme = StrictString(load_default="https", validate=validate.OneOf(["http", "https"]))
+    username = StrictString(required=True)
+    password = StrictString(required=True, load_only=True)
+    verifyTls = fields.Boolean(load_default=True, truthy={True}, falsy={False})
+    systems = fields.Dict(keys=StrictString(), values=StrictString(), load_default=None)
+
+
+class BmcPatch(Schema):
+    class Meta:
+        unknown = EXCLUDE
+    address = StrictString(validate=validate.Regexp(
+        r"^[A-Za-z0-9.\-\[\]:]+(:\d{1,5})?$", error="must be host or host:port"))
+    scheme = StrictString(validate=validate.OneOf(["http", "https"]))
+    username = StrictString()
+    password = StrictString(load_only=True)
+    verifyTls = fields.Boolean(truthy={True}, falsy={False})
+
+
+class BmcSchema(Schema):
+    xname = fields.String()
+    address = fields.String()
+    scheme = fields.String()
+    username = fields.String()
+    verifyTls = fields.Boolean(attribute="verify_tls")
+    createdAt = Timestamp(attribute="created_at")
+    components = fields.List(fields.String())
+
+
+class ComponentSchema(Schema):
+    xname = fields.String()
+    type = fields.String()
+    bmc = fields.String()
+    redfishPath = fields.String(attribute="redfish_path")
+    resetTarget = fields.String(attribute="reset_target")
+    allowableValues = fields.List(fields.String(), attribute="allowable_values")
+    supportedPowerTransitions = fields.List(fields.String(), attribute="supported")
+    powerState = fields.String(attribute="power_state")
+    managementState = fields.String(attribute="management_state")
+    error = fields.String(attribute="status_error")
+    lastUpdated = Timestamp(attribute="last_updated")
+    lastPolled = Timestamp(attribute="last_polled")

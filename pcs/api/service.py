@@ -1,0 +1,65 @@
+"""Service routes: the probe text, liveness, readiness, health."""
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint
+
+from pcs.api.services import services
+from pcs.errors import PcsError
+
+bp = Blueprint("service", __name__)
+
+OK, NOT_RESPONSIVE, NOT_CONNECTED = ("connected, responsive", "connected, not responsive",
+                                     "not connected")
+
+
+@bp.get("/")
+def root():
+    return "hms-power-control", 200, {"Content-Type": "text/plain"}
+
+
+@bp.get("/liveness")
+def liveness():
+    return "", 204
+
+
+@bp.get("/readiness")
+def readiness():
+    checks = _checks()
+    ready = all(c["ok"] for c in checks.values()) and checks["workers"]["count"] > 0
+    return "", 204 if ready else 503
+
+
+@bp.get("/health")
+def health():
+    checks = _checks()
+    db = OK if checks["database"]["ok"] else NOT_CONNECTED
+    broker_ok = checks["broker"]["ok"]
+    if broker_ok and checks["workers"]["count"] > 0:
+        task_runner = OK + ", local mode"
+    elif broker_ok:
+        task_runner = NOT_RESPONSIVE
+    else:
+        task_runner = NOT_CONNECTED
+    return {"KvStore": db, "DistLocking": db, "StateManager": db, "Vault": db,
+            "TaskRunner": task_runner}
+
+
+@bp.get("/health/details")
+def health_details():
+    return _checks()
+
+
+def _checks() -> dict:
+    svc = services()
+    out = {}
+    for name, probe in (("database", svc.db.ping), ("broker", svc.publisher.ping)):
+        started = time.monotonic()
+        try:
+            probe()
+            out[name] = {"ok": True, "latencyMs": round((time.monotonic() - started) * 1000, 2)}
+        except PcsError as exc:
+            out[name] = {"ok": False, "error": str(exc)}
+    out["workers"] = {"count": svc.publisher.worker_count() if out["broker"]["ok"] else 0}
+    return out

@@ -1,0 +1,55 @@
+"""The /transitions blueprint (PCS v1)."""
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, request
+
+from pcs import queries, scheduler
+from pcs.api.body import json_body
+from pcs.api.schemas import TransitionCreated, TransitionDetail, TransitionList, TransitionRequest
+from pcs.api.services import services
+from pcs.errors import InvalidRequest, TooManyLocations
+
+bp = Blueprint("transitions", __name__)
+
+
+@bp.post("/transitions")
+def create_transition():
+    svc = services()
+    args = TransitionRequest().load(json_body())
+    if len(args["location"]) > svc.settings.max_locations:
+        raise TooManyLocations(f"{len(args['location'])} locations; at most "
+                               f"{svc.settings.max_locations} per request (PCS_MAX_LOCATIONS)")
+    svc.publisher.ping()   # broker down: 503 before anything is stored
+    locations = [scheduler.Location(loc["xname"], loc["deputyKey"]) for loc in args["location"]]
+    requested_by = {"address": request.remote_addr,
+                    "userAgent": request.headers.get("User-Agent", "")}
+    with svc.db.transaction() as session:
+        transition = scheduler.submit(session, svc.settings, args["operation"],
+                                      args["taskDeadlineMinutes"], locations, requested_by)
+    svc.dispatch_after_commit()
+    location = {"Location": f"../transitions/{transition.id}"}
+    return TransitionCreated().dump(transition), 200, location
+
+
+@bp.get("/transitions")
+def list_transitions():
+    with services().db.transaction() as session:
+        views = queries.list_transitions(session)
+    return TransitionList().dump({"transitions": views})
+
+
+@bp.get("/transitions/<transition_id>")
+def get_transition(transition_id: str):
+    with services().db.transaction() as session:
+        view = queries.get_transition(session, parse_uuid(transition_id))
+    return TransitionDetail().dump(view)
+
+
+def parse_uuid(text: str) -> uuid.UUID:
+    """Raises InvalidRequest naming the value."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise InvalidRequest(f"invalid transition ID '{text}': not a UUID") from None

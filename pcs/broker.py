@@ -1,0 +1,78 @@
+"""The Celery app as a publisher of task IDs. pcs never imports workers: tasks go by name."""
+from __future__ import annotations
+
+import logging
+
+import redis
+from celery import Celery
+
+from pcs.config import Settings
+from pcs.errors import BrokerUnavailable
+
+log = logging.getLogger(__name__)
+
+RUN_STEP = "pcs.run_step"
+REAP = "pcs.reap"
+
+
+def make_celery(settings: Settings) -> Celery:
+    """The one Celery configuration, shared by publishers, workers, beat and Flower."""
+    app = Celery("pcs", broker=settings.broker_url, set_as_current=False)
+    app.conf.update(
+        task_serializer="json", accept_content=["json"], result_backend=None,
+        task_ignore_result=True, task_acks_late=True, worker_prefetch_multiplier=1,
+        task_default_queue=settings.queue_name, task_send_sent_event=True,
+        worker_send_task_events=True, broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 300, "socket_timeout": 5,
+                                  "socket_connect_timeout": 5},
+        broker_pool_limit=16, worker_hijack_root_logger=False,
+        beat_schedule={"reap": {"task": REAP, "schedule": settings.reap_interval_s,
+                                "options": {"queue": settings.queue_name, "expires": 60}}},
+    )
+    return app
+
+
+class Publisher:
+    """Sends task IDs after the commit that made them runnable (DESIGN.md invariant 3)."""
+
+    def __init__(self, settings: Settings, celery: Celery | None = None):
+        self.settings = settings
+        self.celery = celery or make_celery(settings)
+        self._redis = redis.Redis.from_url(settings.broker_url, socket_timeout=3,
+                                           socket_connect_timeout=3)
+
+    def ping(self) -> None:
+        """Raises BrokerUnavailable unless the broker answers."""
+        try:
+            self._redis.ping()
+        except redis.RedisError as exc:
+            raise BrokerUnavailable(f"broker unreachable: {exc}") from exc
+
+    def worker_count(self, timeout_s: float = 1.0) -> int:
+        """How many worker processes answer a ping (0 when none or the broker is down)."""
+        try:
+            replies = self.celery.control.ping(timeout=timeout_s) or []
+        except Exception as exc:
+            log.warning("worker ping failed: %s", exc)
+            return 0
+        return len(replies)
+
+    def publish(self, tasks: list[tuple[int, str]]) -> int:
+        """Send one run_step message per (task id, xname). Returns how many were sent.
+
+        A broker failure is logged, not raised: the tasks stay dispatched in the database and the
+        reaper sends them again.
+        """
+        sent = 0
+        if not tasks:
+            return 0
+        try:
+            with self.celery.producer_or_acquire() as producer:
+                for task_id, xname in tasks:
+                    self.celery.send_task(RUN_STEP, args=[task_id], producer=producer,
+                                          queue=self.settings.queue_name,
+                                          argsrepr=f"({task_id}, {xname!r})")
+                    sent += 1
+        except Exception as exc:  # kombu raises many kinds; all mean "not sent"
+            log.warning("publishing %d task messages failed after %d: %s", len(tasks), sent, exc)
+        return sent

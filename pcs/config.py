@@ -1,0 +1,138 @@
+"""One settings object, read from PCS_* environment variables.
+
+Every option has a default and a unit in its name where it has one. Upstream PCS names are kept
+where upstream has them (PCS_BASE_TRS_TASK_TIMEOUT, PCS_STATUS_TIMEOUT, PCS_EXPIRE_TIME_MINS ...).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+SECRET_FIELDS = {"secret_key"}
+
+
+def _env_name(f: dataclasses.Field) -> str:
+    return f.metadata["env"]
+
+
+def _opt(default, env: str, help: str):
+    return field(default=default, metadata={"env": env, "help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = _opt(
+        None, "PCS_DATABASE_URL", "PostgreSQL URL; unset = embedded PostgreSQL under the state dir")
+    broker_url: str | None = _opt(
+        None, "PCS_BROKER_URL", "Redis URL of the Celery broker; unset = embedded Valkey")
+    state_dir: str = _opt(".pcs", "PCS_STATE_DIR", "where embedded servers, logs and the key live")
+    api_host: str = _opt("127.0.0.1", "PCS_API_HOST", "address the API binds")
+    api_port: int = _opt(28007, "PCS_API_PORT", "port the API listens on")
+    api_threads: int = _opt(16, "PCS_API_THREADS", "gunicorn threads of the API process")
+    flower_port: int = _opt(5555, "PCS_FLOWER_PORT", "port of Celery Flower (127.0.0.1)")
+    secret_key: str | None = _opt(
+        None, "PCS_SECRET_KEY", "key that encrypts BMC passwords; unset = <state dir>/secret.key")
+    action_timeout_s: float = _opt(
+        40.0, "PCS_BASE_TRS_TASK_TIMEOUT", "seconds to wait for a BMC to answer a power action")
+    status_timeout_s: float = _opt(
+        30.0, "PCS_STATUS_TIMEOUT", "seconds to wait for a BMC to answer a power-state read")
+    connect_timeout_s: float = _opt(5.0, "PCS_CONNECT_TIMEOUT_S", "seconds to open a connection")
+    confirm_interval_s: float = _opt(
+        1.0, "PCS_CONFIRM_INTERVAL_S", "seconds between power-state reads while confirming")
+    forceoff_confirm_s: float = _opt(
+        60.0, "PCS_FORCEOFF_CONFIRM_S", "seconds to confirm a ForceOff sent by Off's escalation")
+    minute_s: float = _opt(60.0, "PCS_MINUTE_S", "length of a minute in seconds (tests only)")
+    expire_time_mins: int = _opt(1440, "PCS_EXPIRE_TIME_MINS", "minutes a transition is kept")
+    max_num_completed: int = _opt(
+        20000, "PCS_MAX_NUM_COMPLETED", "finished transitions kept, oldest deleted first")
+    max_locations: int = _opt(100000, "PCS_MAX_LOCATIONS", "locations accepted in one request")
+    worker_concurrency: int = _opt(32, "PCS_WORKER_CONCURRENCY", "threads per worker process")
+    dispatch_interval_s: float = _opt(
+        0.2, "PCS_DISPATCH_INTERVAL_S", "seconds between dispatcher passes")
+    max_dispatched: int = _opt(
+        256, "PCS_MAX_DISPATCHED", "task messages waiting in the broker at most (bounded depth)")
+    bmc_max_inflight: int = _opt(
+        16, "PCS_BMC_MAX_INFLIGHT", "power actions in flight per BMC")
+    lease_s: float = _opt(
+        120.0, "PCS_LEASE_S", "seconds a running step may take before the reaper takes it back")
+    redispatch_after_s: float = _opt(
+        60.0, "PCS_REDISPATCH_AFTER_S", "seconds a dispatched message may wait before re-sending")
+    reap_interval_s: float = _opt(15.0, "PCS_REAP_INTERVAL_S", "seconds between reaper runs")
+    resend_limit: int = _opt(2, "PCS_RESEND_LIMIT", "re-sends of an On or ForceOff that did not move")
+    ca_bundle: str | None = _opt(None, "PCS_CA_BUNDLE", "CA bundle for https BMCs (default: system)")
+    queue_name: str = _opt("pcs", "PCS_QUEUE_NAME", "Celery queue the workers consume")
+    log_level: str = _opt("INFO", "PCS_LOG_LEVEL", "log level of every process")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":
+        """Read every PCS_* variable; raises ValueError naming a variable that does not parse."""
+        env = os.environ if env is None else env
+        values = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(_env_name(f))
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f, raw)
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def embedded_database(self) -> bool:
+        return not self.database_url
+
+    @property
+    def embedded_broker(self) -> bool:
+        return not self.broker_url
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.state_dir).resolve()
+
+    def described(self) -> list[tuple[str, str, str]]:
+        """(variable, effective value, help) for each option; secrets masked."""
+        rows = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in SECRET_FIELDS and value:
+                shown = "********"
+            elif value is None:
+                shown = "(unset)"
+            else:
+                shown = mask_url_password(str(value)) if f.name.endswith("_url") else str(value)
+            rows.append((_env_name(f), shown, f.metadata["help"]))
+        return rows
+
+    def as_env(self) -> dict[str, str]:
+        """The PCS_* variables that reproduce these settings in a child process."""
+        env = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                env[_env_name(f)] = str(value)
+        return env
+
+
+def _parse(f: dataclasses.Field, raw: str):
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    try:
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+    except ValueError:
+        raise ValueError(f"{_env_name(f)}={raw!r} is not a number") from None
+    return raw
+
+
+def mask_url_password(url: str) -> str:
+    """postgresql://u:secret@h/db -> postgresql://u:***@h/db"""
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    if ":" in creds:
+        creds = creds.split(":", 1)[0] + ":***"
+    return f"{scheme}://{creds}@{host}"

@@ -1,0 +1,56 @@
+"""Database engine and sessions. Data functions take a Session; they never commit."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, InterfaceError
+from sqlalchemy.orm import Session, sessionmaker
+
+from pcs.errors import DatabaseUnavailable
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Accept plain postgresql:// URLs and pick the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Database:
+    """One engine and session factory per process, bound at app or worker start."""
+
+    def __init__(self, url: str, pool_size: int = 10):
+        self.engine: Engine = create_engine(
+            sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size,
+            pool_pre_ping=True, pool_timeout=10,
+            connect_args={"connect_timeout": 5, "application_name": "pcs"})
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """Commit on success, roll back on error. Raises DatabaseUnavailable when unreachable."""
+        try:
+            with self.sessions.begin() as session:
+                yield session
+        except (OperationalError, InterfaceError) as exc:
+            if exc.connection_invalidated or _is_connection_error(exc):
+                raise DatabaseUnavailable(str(exc.orig).strip() or "database unreachable") from exc
+            raise
+
+    def ping(self) -> None:
+        """Raises DatabaseUnavailable unless a trivial query succeeds."""
+        with self.transaction() as session:
+            session.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _is_connection_error(exc: Exception) -> bool:
+    message = str(getattr(exc, "orig", exc)).lower()
+    return any(s in message for s in ("connection", "could not connect", "server closed",
+                                      "terminating", "timeout"))

@@ -1,0 +1,1 @@
+"""Pure rules of power control: no I/O in this package."""

@@ -1,0 +1,31 @@
+"""What happens to each requested location before any BMC is asked (API.md outcome table)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pcs.domain import outcomes, xnames
+from pcs.domain.operations import Operation, supported_operations
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A location that ends at once: its final task state and the texts to show."""
+    state: str          # failed | unsupported
+    description: str
+    error: str
+
+
+def admit(operation: Operation, parsed: xnames.Xname | None,
+          allowable_values: list[str] | None, in_inventory: bool) -> Verdict | None:
+    """None when the location may run; else the verdict that ends its task at once."""
+    if parsed is None:
+        return Verdict("failed", outcomes.FAILED_TO_ACHIEVE, outcomes.INVALID_XNAME)
+    if not parsed.controllable:
+        return Verdict("unsupported", outcomes.FAILED_TO_ACHIEVE,
+                       outcomes.no_power_control(parsed.type))
+    if not in_inventory:
+        return Verdict("failed", outcomes.FAILED_TO_ACHIEVE, outcomes.MISSING_XNAME)
+    if operation not in supported_operations(allowable_values or []):
+        return Verdict("unsupported", outcomes.unsupported_description(operation.value),
+                       outcomes.UNSUPPORTED_OPERATION)
+    return None

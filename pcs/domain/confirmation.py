@@ -1,0 +1,40 @@
+"""What to do after reading the power state of a component whose action was sent (pure)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+
+class Next(str, Enum):
+    CONFIRMED = "confirmed"
+    ASK_AGAIN = "ask-again"
+    ESCALATE = "escalate"        # graceful shutdown ran out of time: send ForceOff
+    TIMED_OUT = "timed-out"
+
+
+@dataclass(frozen=True)
+class ConfirmStep:
+    next: Next
+    check_at: datetime | None = None
+
+
+def next_confirm_step(observed: str | None, target: str, now: datetime,
+                      deadline: datetime | None, interval_s: float,
+                      can_escalate: bool) -> ConfirmStep:
+    """observed is the state read now (None when the read failed); deadline None = no deadline."""
+    if observed == target:
+        return ConfirmStep(Next.CONFIRMED)
+    if deadline is not None and now >= deadline:
+        return ConfirmStep(Next.ESCALATE if can_escalate else Next.TIMED_OUT)
+    check_at = now + timedelta(seconds=interval_s)
+    if deadline is not None:
+        check_at = min(check_at, deadline)
+    return ConfirmStep(Next.ASK_AGAIN, check_at)
+
+
+def action_deadline(sent_at: datetime, deadline_minutes: int, minute_s: float) -> datetime | None:
+    """Each action's deadline counts from when it is sent; -1 means none."""
+    if deadline_minutes < 0:
+        return None
+    return sent_at + timedelta(seconds=deadline_minutes * minute_s)

@@ -1,0 +1,62 @@
+"""The catalogue of PCS task outcome strings (API.md, exact text)."""
+from __future__ import annotations
+
+# taskStatusDescription
+GATHERING_DATA = "Gathering data"
+FAILED_TO_ACHIEVE = "Failed to achieve transition"
+ALREADY_IN_STATE = "Component already in desired state"
+FAILED_TO_CONSTRUCT = "Failed to construct payload"
+
+# error
+INVALID_XNAME = "Invalid xname"
+MISSING_XNAME = "Missing xname"
+WRONG_POWER_STATE = "Component is in the wrong power state"
+UNSUPPORTED_OPERATION = "Unsupported for transition operation"
+UNABLE_TO_RESERVE = "Unable to reserve component"
+TRANSITION_ABORTED = "Transition aborted"
+ABORT_STATUS_ACCEPTED = "Accepted - abort initiated"
+ALREADY_FINISHED = "Transition is already finished and cannot be aborted."
+
+
+def no_power_control(component_type: str) -> str:
+    return f"No power control for component type {component_type}"
+
+
+def unsupported_description(operation: str) -> str:
+    return f"Component does not support the specified transition operation, {operation}"
+
+
+def must_be_on(operation: str) -> str:
+    return f"Component must be in the On state for {operation}"
+
+
+def applying(action: str) -> str:
+    return f"Applying transition, {action}"
+
+
+def confirming(action: str) -> str:
+    return f"Confirming successful transition, {action}"
+
+
+def confirmed(action: str) -> str:
+    return f"Transition confirmed, {action}"
+
+
+def applied_not_confirming(action: str) -> str:
+    return f"Transition applied, {action}. Not confirming."
+
+
+def failed_to_apply(action: str) -> str:
+    return f"Failed to apply transition, {action}"
+
+
+def timeout_waiting(action: str) -> str:
+    return f"Timeout waiting for transition, {action}."
+
+
+def power_action_not_supported(xname: str) -> str:
+    return f"Power action not supported for {xname}"
+
+
+def aborted(previous: str) -> str:
+    return f"Aborted. Last status - {previous}"

@@ -1,0 +1,41 @@
+"""Exceptions named for the condition. pcs/api/errors.py alone maps them to HTTP statuses."""
+
+
+class PcsError(Exception):
+    """Base of every error this service raises on purpose. str() is the operator-facing text."""
+
+
+class InvalidRequest(PcsError):
+    """The request is malformed or breaks a rule (400)."""
+
+
+class TooManyLocations(PcsError):
+    """More locations than PCS_MAX_LOCATIONS in one request (413)."""
+
+
+class NotFound(PcsError):
+    """The named record does not exist (404)."""
+
+
+class Conflict(PcsError):
+    """The request conflicts with the stored state (409)."""
+
+
+class TransitionFinished(PcsError):
+    """Abort of a transition that already completed (400, upstream text)."""
+
+
+class BmcRegistrationFailed(PcsError):
+    """A BMC could not be reached, refused the credentials, or offered nothing usable (422)."""
+
+
+class DatabaseUnavailable(PcsError):
+    """PostgreSQL cannot be reached (503)."""
+
+
+class BrokerUnavailable(PcsError):
+    """The Celery broker cannot be reached (503)."""
+
+
+class ConfigurationError(PcsError):
+    """A setting is missing or wrong (500, logged)."""

@@ -1,0 +1,267 @@
+"""One step of one task, in a worker: claim, act through redfish/, record, then defer or finish.
+
+Steps (task.phase):
+  gather  - read the power state, plan the actions (domain.operations.plan_actions)
+  apply   - send the head action's Reset; the exchange row is written as 'sending' first
+  confirm - read the power state until the action's target or its deadline
+A step never waits: it defers the task with next_check_at and the dispatcher sends it again.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from pcs import events, scheduler
+from pcs.config import Settings
+from pcs.db import Database
+from pcs.domain import outcomes
+from pcs.domain.confirmation import Next, action_deadline, next_confirm_step
+from pcs.domain.operations import (TARGET_STATE, Action, Operation, PlanOutcome,
+                                   escalates_to_force_off, plan_actions, reset_type_for)
+from pcs.inventory.credentials import CredentialStore
+from pcs.inventory.store import bmc_address
+from pcs.models import Bmc, BmcExchange, Component, Transition, TransitionTask
+from pcs.redfish.client import Exchange, RedfishClient, client_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StepContext:
+    """What one step knows: the claimed task, its transition, component and BMC client."""
+    claim: scheduler.Claim
+    xname: str
+    operation: Operation
+    deadline_minutes: int
+    phase: str
+    plan: list[Action]
+    action: Action | None
+    action_sent_at: datetime | None
+    deadline_at: datetime | None
+    description: str
+    system_path: str
+    reset_target: str | None
+    allowable: list[str]
+    bmc_id: int
+    client: RedfishClient
+    ended: bool = False
+
+
+class Executor:
+    """Runs task steps for one worker process."""
+
+    def __init__(self, settings: Settings, db: Database, credentials: CredentialStore):
+        self.settings = settings
+        self.db = db
+        self.credentials = credentials
+
+    def run_step(self, task_id: int) -> None:
+        """Claim the task and run its steps until it must wait or ends. Stale messages: no-op."""
+        with self.db.transaction() as session:
+            claim = scheduler.claim(session, task_id, self.settings.lease_s)
+            if claim is None:
+                return
+            ctx = self._load(session, claim)
+        if ctx is None:
+            return
+        try:
+            self._advance(ctx)
+        except Exception:
+            log.exception("step of task %s (%s) failed unexpectedly", task_id, ctx.xname)
+            with self.db.transaction() as session:
+                self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
+                          "Internal error while running the step (see the service log)")
+        if ctx.ended:
+            with self.db.transaction() as session:
+                scheduler.complete_if_done(session, claim.transition_id)
+
+    def _advance(self, ctx: StepContext) -> None:
+        # Each phase either ends the task, defers it, or moves on to the next phase at once.
+        while True:
+            if ctx.phase == "gather":
+                if not self._gather(ctx):
+                    return
+            elif ctx.phase == "apply":
+                if not self._apply(ctx):
+                    return
+            elif ctx.phase == "confirm":
+                if not self._confirm(ctx):
+                    return
+            else:
+                raise ValueError(f"unknown phase {ctx.phase}")
+
+    # -- phases -------------------------------------------------------------------------------
+    def _gather(self, ctx: StepContext) -> bool:
+        state, exchange = ctx.client.get_power_state(ctx.system_path)
+        with self.db.transaction() as session:
+            self._record(session, ctx, exchange, "gather")
+            if state is None:
+                return self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
+                                     exchange.error)
+            outcome, actions = plan_actions(ctx.operation, state, ctx.allowable)
+            if outcome is PlanOutcome.ALREADY:
+                return self._end(session, ctx, "succeeded", outcomes.ALREADY_IN_STATE)
+            if outcome is PlanOutcome.WRONG_STATE:
+                return self._end(session, ctx, "failed",
+                                     outcomes.must_be_on(ctx.operation.value),
+                                     outcomes.WRONG_POWER_STATE)
+            if not ctx.reset_target or any(reset_type_for(a, ctx.allowable) is None
+                                           for a in actions):
+                return self._end(session, ctx, "failed", outcomes.FAILED_TO_CONSTRUCT,
+                                     outcomes.power_action_not_supported(ctx.xname))
+            ctx.plan, ctx.phase = actions, "apply"
+            ctx.action, ctx.action_sent_at = None, None
+            return self._save(session, ctx)
+
+    def _apply(self, ctx: StepContext) -> bool:
+        action = ctx.plan[0]
+        if ctx.action is action and ctx.action_sent_at is not None:
+            # An earlier attempt recorded the intent and may have reached the BMC (its worker
+            # died): never send blindly again, read the state first.
+            ctx.phase = "confirm"
+            ctx.deadline_at = self._deadline_for(ctx, action, ctx.action_sent_at)
+            return self._with_session(lambda s: self._save(s, ctx))
+        reset_type = reset_type_for(action, ctx.allowable)
+        sent_at = scheduler.utcnow()
+        with self.db.transaction() as session:
+            ctx.action, ctx.action_sent_at = action, sent_at
+            ctx.description = outcomes.applying(action.value)
+            exchange_id = self._record_intent(session, ctx, reset_type, sent_at)
+            if not self._save(session, ctx):
+                return False
+        exchange = ctx.client.reset(ctx.reset_target, reset_type)
+        with self.db.transaction() as session:
+            self._complete_exchange(session, exchange_id, exchange)
+            if not exchange.ok:
+                return self._end(session, ctx, "failed",
+                                     outcomes.failed_to_apply(action.value), exchange.error)
+            last = len(ctx.plan) == 1
+            if last and ctx.deadline_minutes == 0:
+                return self._end(session, ctx, "succeeded",
+                                     outcomes.applied_not_confirming(action.value))
+            ctx.phase = "confirm"
+            ctx.description = outcomes.confirming(action.value)
+            ctx.deadline_at = self._deadline_for(ctx, action, sent_at)
+            check_at = scheduler.utcnow() + timedelta(seconds=self.settings.confirm_interval_s)
+            self._defer(session, ctx, check_at)
+            return False
+
+    def _confirm(self, ctx: StepContext) -> bool:
+        action = ctx.action
+        observed, exchange = ctx.client.get_power_state(ctx.system_path)
+        now = scheduler.utcnow()
+        step = next_confirm_step(
+            observed, TARGET_STATE[action], now, ctx.deadline_at,
+            self.settings.confirm_interval_s,
+            escalates_to_force_off(ctx.operation, action, ctx.allowable))
+        with self.db.transaction() as session:
+            self._record(session, ctx, exchange, "confirm")
+            if step.next is Next.ASK_AGAIN:
+                ctx.description = outcomes.confirming(action.value)
+                self._defer(session, ctx, step.check_at)
+                return False
+            if step.next is Next.TIMED_OUT:
+                return self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
+                                     outcomes.timeout_waiting(action.value))
+            if step.next is Next.ESCALATE:
+                ctx.plan = [Action.FORCE_OFF] + ctx.plan[1:]
+            else:
+                ctx.plan = ctx.plan[1:]
+                if not ctx.plan:
+                    return self._end(session, ctx, "succeeded",
+                                         outcomes.confirmed(action.value))
+            ctx.phase, ctx.action_sent_at, ctx.deadline_at = "apply", None, None
+            return self._save(session, ctx)
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _deadline_for(self, ctx: StepContext, action: Action, sent_at: datetime):
+        if action is Action.FORCE_OFF and ctx.operation is not Operation.FORCE_OFF:
+            # ForceOff sent by Off's escalation is confirmed within a fixed window.
+            return sent_at + timedelta(seconds=self.settings.forceoff_confirm_s)
+        return action_deadline(sent_at, ctx.deadline_minutes, self.settings.minute_s)
+
+    def _with_session(self, fn):
+        with self.db.transaction() as session:
+            return fn(session)
+
+    def _fields(self, ctx: StepContext) -> dict:
+        return {"phase": ctx.phase, "plan": [a.value for a in ctx.plan],
+                "action": ctx.action.value if ctx.action else None,
+                "action_sent_at": ctx.action_sent_at, "deadline_at": ctx.deadline_at,
+                "description": ctx.description}
+
+    def _save(self, session: Session, ctx: StepContext) -> bool:
+        """Store progress; False when the task is no longer ours (aborted or reaped)."""
+        return scheduler.progress(session, ctx.claim, **self._fields(ctx))
+
+    def _defer(self, session: Session, ctx: StepContext, check_at: datetime) -> None:
+        scheduler.defer(session, ctx.claim, check_at, **self._fields(ctx))
+
+    def _end(self, session: Session, ctx: StepContext, state: str, description: str,
+             error: str | None = "") -> bool:
+        """End the task; returns False so that a phase can `return self._end(...)` and stop."""
+        if scheduler.finish(session, ctx.claim, state, description, error or ""):
+            ctx.ended = True
+            events.record(session, ctx.claim.transition_id, "task", ctx.xname, state=state,
+                          description=description, error=error or "")
+        return False
+
+    def _record(self, session: Session, ctx: StepContext, exchange: Exchange, purpose: str):
+        session.execute(insert(BmcExchange).values(
+            task_id=ctx.claim.task_id, bmc_id=ctx.bmc_id, purpose=purpose, state="done",
+            **_exchange_columns(exchange)))
+
+    def _record_intent(self, session: Session, ctx: StepContext, reset_type: str,
+                       sent_at: datetime) -> int:
+        return session.scalar(insert(BmcExchange).values(
+            task_id=ctx.claim.task_id, bmc_id=ctx.bmc_id, purpose="apply", state="sending",
+            method="POST", path=ctx.reset_target, request_body={"ResetType": reset_type},
+            sent_at=sent_at).returning(BmcExchange.id))
+
+    def _complete_exchange(self, session: Session, exchange_id: int, exchange: Exchange):
+        columns = _exchange_columns(exchange)
+        columns.pop("sent_at")
+        session.execute(update(BmcExchange).where(BmcExchange.id == exchange_id)
+                        .values(state="done", **columns))
+
+    def _load(self, session: Session, claim: scheduler.Claim) -> StepContext | None:
+        row = session.execute(
+            select(TransitionTask, Transition.operation, Transition.task_deadline_minutes,
+                   Component, Bmc)
+            .join(Transition, Transition.id == TransitionTask.transition_id)
+            .join(Component, Component.id == TransitionTask.component_id)
+            .join(Bmc, Bmc.id == Component.bmc_id)
+            .where(TransitionTask.id == claim.task_id)).first()
+        if row is None:
+            # The component vanished from the inventory after the task was queued.
+            scheduler.finish(session, claim, "failed", outcomes.FAILED_TO_ACHIEVE,
+                             outcomes.MISSING_XNAME)
+            scheduler.complete_if_done(session, claim.transition_id)
+            return None
+        task, operation, deadline_minutes, component, bmc = row
+        address = bmc_address(bmc, self.credentials, self.settings.ca_bundle)
+        client = client_for((bmc.id,), address,
+                            connect_timeout_s=self.settings.connect_timeout_s,
+                            read_timeout_s=self.settings.status_timeout_s,
+                            action_timeout_s=self.settings.action_timeout_s)
+        return StepContext(
+            claim=claim, xname=task.xname, operation=Operation(operation),
+            deadline_minutes=deadline_minutes, phase=task.phase,
+            plan=[Action(a) for a in task.plan], action=Action(task.action) if task.action else None,
+            action_sent_at=task.action_sent_at, deadline_at=task.deadline_at,
+            description=task.description or outcomes.GATHERING_DATA,
+            system_path=component.redfish_path, reset_target=component.reset_target,
+            allowable=list(component.allowable_values or []), bmc_id=bmc.id, client=client)
+
+
+def _exchange_columns(exchange: Exchange) -> dict:
+    return {"method": exchange.method, "path": exchange.path,
+            "request_body": exchange.request_body, "status_code": exchange.status_code,
+            "response_body": exchange.response_body, "error_class": exchange.error_class,
+            "error": exchange.error, "latency_ms": exchange.latency_ms,
+            "sent_at": exchange.sent_at}

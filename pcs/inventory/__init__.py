@@ -1,0 +1,1 @@
+"""BMCs and components: discovery over Redfish, the local inventory, the credential store."""

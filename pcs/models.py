@@ -1,0 +1,144 @@
+"""Tables. The schema itself exists only through Alembic migrations (migrations/)."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer,
+                        LargeBinary, Sequence, String, Text, Uuid, text)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict: JSONB, list: JSONB}
+
+
+# Task states (DESIGN.md, task lifecycle). ACTIVE states hold the component's single slot.
+QUEUED, READY, DISPATCHED, RUNNING, DEFERRED = "queued", "ready", "dispatched", "running", "deferred"
+SUCCEEDED, FAILED, UNSUPPORTED = "succeeded", "failed", "unsupported"
+ACTIVE_STATES = (READY, DISPATCHED, RUNNING, DEFERRED)
+FINAL_STATES = (SUCCEEDED, FAILED, UNSUPPORTED)
+# The PCS taskStatus each state shows (DESIGN.md: the PCS status is derived).
+TASK_STATUS_FOR = {QUEUED: "new", READY: "new", DISPATCHED: "new", RUNNING: "in-progress",
+                   DEFERRED: "in-progress", SUCCEEDED: "succeeded", FAILED: "failed",
+                   UNSUPPORTED: "unsupported"}
+
+task_seq = Sequence("transition_task_seq")
+
+
+def _uuid() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+class Bmc(Base):
+    __tablename__ = "bmcs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    xname: Mapped[str] = mapped_column(String(64), unique=True)
+    address: Mapped[str] = mapped_column(String(255))          # host:port
+    scheme: Mapped[str] = mapped_column(String(8), default="https")
+    username: Mapped[str] = mapped_column(String(255))
+    password_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    verify_tls: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=text("now()"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=text("now()"))
+
+
+class Component(Base):
+    __tablename__ = "components"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    xname: Mapped[str] = mapped_column(String(64), unique=True)
+    type: Mapped[str] = mapped_column(String(32))
+    bmc_id: Mapped[int] = mapped_column(ForeignKey("bmcs.id", ondelete="CASCADE"), index=True)
+    redfish_path: Mapped[str] = mapped_column(String(512))      # the ComputerSystem (or Chassis...)
+    reset_target: Mapped[str | None] = mapped_column(String(512))
+    allowable_values: Mapped[list] = mapped_column(JSONB, default=list)
+    power_state: Mapped[str] = mapped_column(String(16), default="undefined")
+    management_state: Mapped[str] = mapped_column(String(16), default="unavailable")
+    status_error: Mapped[str] = mapped_column(Text, default="")
+    last_updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_polled: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Transition(Base):
+    __tablename__ = "transitions"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    operation: Mapped[str] = mapped_column(String(16))
+    task_deadline_minutes: Mapped[int] = mapped_column(Integer, default=5)
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    requested_by: Mapped[dict] = mapped_column(JSONB, default=dict)
+    __table_args__ = (Index("ix_transitions_created_at", "created_at"),)
+
+
+class TransitionTask(Base):
+    __tablename__ = "transition_tasks"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    transition_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("transitions.id", ondelete="CASCADE"))
+    xname: Mapped[str] = mapped_column(String(64))
+    component_id: Mapped[int | None] = mapped_column(
+        ForeignKey("components.id", ondelete="SET NULL"))
+    deputy_key: Mapped[str | None] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger, task_seq, server_default=task_seq.next_value())
+    state: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    plan: Mapped[list] = mapped_column(JSONB, default=list)     # actions still to run, in order
+    phase: Mapped[str] = mapped_column(String(16), default="gather")  # gather | apply | confirm
+    action: Mapped[str | None] = mapped_column(String(32))     # the action being applied
+    action_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    resends: Mapped[int] = mapped_column(Integer, default=0)
+    enqueued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                  server_default=text("now()"))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        # DESIGN.md invariant 1: at most one active task per component, enforced here.
+        Index("uq_task_active_component", "component_id", unique=True,
+              postgresql_where=text("state IN ('ready','dispatched','running','deferred')")),
+        Index("ix_task_transition", "transition_id", "xname"),
+        Index("ix_task_queue", "component_id", "seq", postgresql_where=text("state = 'queued'")),
+        Index("ix_task_runnable", "state", "next_check_at",
+              postgresql_where=text("state IN ('ready','dispatched','running','deferred')")),
+    )
+
+
+class BmcExchange(Base):
+    __tablename__ = "bmc_exchanges"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    task_id: Mapped[int | None] = mapped_column(
+        ForeignKey("transition_tasks.id", ondelete="CASCADE"), index=True)
+    bmc_id: Mapped[int | None] = mapped_column(ForeignKey("bmcs.id", ondelete="SET NULL"))
+    purpose: Mapped[str] = mapped_column(String(32))          # gather | apply | confirm | discover
+    state: Mapped[str] = mapped_column(String(16))            # sending | done
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(1024))
+    request_body: Mapped[dict | None] = mapped_column(JSONB)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    error_class: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Event(Base):
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    transition_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("transitions.id", ondelete="CASCADE"), index=True)
+    xname: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=text("now()"))

@@ -1,0 +1,178 @@
+"""One BMC exchange, timed and described; reads retried with care, actions never blindly."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http import HTTPStatus
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3
+
+from pcs.redfish.messages import describe_http_error
+
+RESPONSE_KEEP_BYTES = 4096
+READ_ATTEMPTS = 3          # a GET is retried on transport errors and 5xx, never a POST
+READ_RETRY_PAUSE_S = 0.2
+
+# Redfish PowerState -> the PCS powerState of a component (a state in motion has not arrived).
+POWER_STATE_FOR = {"on": "on", "off": "off", "poweringon": "off", "poweringoff": "on",
+                   "paused": "on"}
+
+
+@dataclass(frozen=True)
+class BmcAddress:
+    """Where a BMC answers and how to authenticate. repr() never shows the password."""
+    host_port: str
+    scheme: str
+    username: str
+    password: str = field(repr=False)
+    verify_tls: bool = True
+    ca_bundle: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.scheme}://{self.host_port}"
+
+
+@dataclass
+class Exchange:
+    """One HTTP request to a BMC and what came back. Holds no secrets."""
+    method: str
+    path: str
+    request_body: dict | None
+    sent_at: datetime
+    status_code: int | None = None
+    response_body: str | None = None
+    error_class: str | None = None     # timeout | connection | tls | auth | http
+    error: str | None = None           # operator-facing text quoting the BMC
+    latency_ms: float | None = None
+    json: dict | None = field(default=None, repr=False)
+    final_url: str | None = None       # after redirects
+
+    @property
+    def ok(self) -> bool:
+        return self.error_class is None
+
+
+class RedfishClient:
+    """Talks to one BMC with one keep-alive session. Thread-safe for concurrent calls."""
+
+    def __init__(self, address: BmcAddress, connect_timeout_s: float = 5.0,
+                 read_timeout_s: float = 30.0, action_timeout_s: float = 40.0):
+        self.address = address
+        self.connect_timeout_s = connect_timeout_s
+        self.read_timeout_s = read_timeout_s
+        self.action_timeout_s = action_timeout_s
+        self.session = requests.Session()
+        # Environment variables (proxies, REQUESTS_CA_BUNDLE) must not change how BMCs are reached.
+        self.session.trust_env = False
+        self.session.auth = (address.username, address.password)
+        self.session.headers.update({"Accept": "application/json"})
+        if address.scheme == "https":
+            self.session.verify = (address.ca_bundle or True) if address.verify_tls else False
+        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=16, max_retries=0)
+        self.session.mount(address.base_url, adapter)
+
+    def get(self, path: str) -> Exchange:
+        """GET a resource; transport errors and 5xx are retried a few times."""
+        exchange = self._send("GET", path, None, self.read_timeout_s)
+        for _ in range(READ_ATTEMPTS - 1):
+            retryable = exchange.error_class in ("timeout", "connection") or (
+                exchange.status_code is not None and exchange.status_code >= 500)
+            if not retryable:
+                break
+            time.sleep(READ_RETRY_PAUSE_S)
+            exchange = self._send("GET", path, None, self.read_timeout_s)
+        return exchange
+
+    def get_power_state(self, system_path: str) -> tuple[str | None, Exchange]:
+        """('on' | 'off' | 'undefined' or None on error, the exchange)."""
+        exchange = self.get(system_path)
+        if not exchange.ok:
+            return None, exchange
+        raw = str((exchange.json or {}).get("PowerState") or "").lower()
+        return POWER_STATE_FOR.get(raw, "undefined"), exchange
+
+    def reset(self, target: str, reset_type: str) -> Exchange:
+        """POST a Reset action. Never retried here: the caller decides after reading the state."""
+        return self._send("POST", target, {"ResetType": reset_type}, self.action_timeout_s)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _send(self, method: str, path: str, body: dict | None, read_timeout: float) -> Exchange:
+        url = urljoin(self.address.base_url, path)
+        exchange = Exchange(method, urlsplit(url).path or "/", body, datetime.now(timezone.utc))
+        started = time.monotonic()
+        try:
+            response = self.session.request(
+                method, url, json=body, timeout=(self.connect_timeout_s, read_timeout),
+                allow_redirects=True)
+        except requests.exceptions.SSLError as exc:
+            exchange.error_class, exchange.error = "tls", f"TLS error talking to BMC: {_root(exc)}"
+        except (requests.exceptions.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError):
+            exchange.error_class = "timeout"
+            exchange.error = (f"No connection to BMC at {self.address.host_port} within "
+                              f"{self.connect_timeout_s:g} s")
+        except requests.exceptions.Timeout:
+            exchange.error_class = "timeout"
+            exchange.error = f"No response from BMC within {read_timeout:g} s"
+        except requests.exceptions.ConnectionError as exc:
+            exchange.error_class = "connection"
+            exchange.error = _connection_error(self.address.host_port, exc)
+        except requests.exceptions.RequestException as exc:
+            exchange.error_class, exchange.error = "connection", f"Request to BMC failed: {exc}"
+        else:
+            _fill_from_response(exchange, response)
+        exchange.latency_ms = round((time.monotonic() - started) * 1000, 3)
+        return exchange
+
+
+def _fill_from_response(exchange: Exchange, response: requests.Response) -> None:
+    exchange.status_code = response.status_code
+    exchange.final_url = response.url
+    text = response.text or ""
+    exchange.response_body = text[:RESPONSE_KEEP_BYTES]
+    try:
+        exchange.json = response.json() if text.strip() else None
+    except ValueError:
+        exchange.json = None
+    if response.status_code >= 400:
+        exchange.error_class = "auth" if response.status_code in (401, 403) else "http"
+        exchange.error = describe_http_error(response.status_code, exchange.json, text)
+
+
+def _connection_error(host_port: str, exc: Exception) -> str:
+    text = str(_root(exc))
+    if "refused" in text.lower():
+        return f"Connection refused by BMC at {host_port}"
+    if "reset" in text.lower() or "aborted" in text.lower() or "closed" in text.lower():
+        return f"BMC at {host_port} closed the connection without answering"
+    return f"Cannot reach BMC at {host_port}: {text}"
+
+
+def _root(exc: BaseException) -> BaseException:
+    while exc.__context__ is not None and exc.__context__ is not exc:
+        if isinstance(exc, OSError) and exc.args:
+            break
+        exc = exc.__context__
+    return exc
+
+
+_clients: dict[tuple, RedfishClient] = {}
+_clients_lock = threading.Lock()
+
+
+def client_for(bmc_key: tuple, address: BmcAddress, **timeouts) -> RedfishClient:
+    """A process-wide client per BMC (keep-alive). bmc_key changes when the BMC record changes."""
+    with _clients_lock:
+        client = _clients.get(bmc_key)
+        if client is None or client.address != address:
+            if client is not None:
+                client.close()
+            client = _clients[bmc_key] = RedfishClient(address, **timeouts)
+        return client

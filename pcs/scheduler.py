@@ -1,0 +1,246 @@
+"""The per-component queue: submit, promote, dispatch, claim, defer, finish, reap.
+
+The only code that moves a task between queue states. Every transaction that changes a
+component's queue first locks that component's row (sorted by name in bulk), so overlapping
+submissions never deadlock and FIFO follows lock order. The partial unique index on
+transition_tasks(component_id) WHERE state is active makes "one active task per component" a
+database guarantee, whatever the number of processes.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import ARRAY, BigInteger, String, bindparam, func, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from pcs import events
+from pcs.config import Settings
+from pcs.domain import xnames
+from pcs.domain.admission import admit
+from pcs.domain.operations import Operation
+from pcs.models import (DEFERRED, DISPATCHED, QUEUED, READY, RUNNING, Component, Transition,
+                        TransitionTask)
+
+_ACTIVE_SQL = "('ready','dispatched','running','deferred')"
+_FINAL_SQL = "('succeeded','failed','unsupported')"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Location:
+    xname: str
+    deputy_key: str | None = None
+
+
+def submit(session: Session, settings: Settings, operation: Operation, deadline_minutes: int,
+           locations: list[Location], requested_by: dict) -> Transition:
+    """Store a transition with one task per distinct component; heads of free queues get ready."""
+    now = utcnow()
+    transition = Transition(
+        id=uuid.uuid4(), operation=operation.value, task_deadline_minutes=deadline_minutes,
+        status="new", created_at=now, requested_by=requested_by,
+        expires_at=now + timedelta(seconds=settings.expire_time_mins * settings.minute_s))
+    session.add(transition)
+    session.flush()
+
+    parsed = [(loc, xnames.parse(loc.xname)) for loc in locations]
+    names = sorted({p.name for _, p in parsed if p is not None})
+    inventory = {row.xname: row for row in session.execute(
+        select(Component.id, Component.xname, Component.allowable_values)
+        .where(Component.xname == func.any(bindparam("names", names, type_=ARRAY(String))))
+        .order_by(Component.xname).with_for_update())}
+
+    rows, ended, runnable, seen = [], [], [], set()
+    for location, name in parsed:
+        xname = name.name if name else location.xname
+        if xname in seen:
+            continue  # duplicates, also x1000C0s0b0n0 beside x1000c0s0b0n0, are one task
+        seen.add(xname)
+        component = inventory.get(xname)
+        verdict = admit(operation, name, component.allowable_values if component else None,
+                        component is not None)
+        row = {"transition_id": transition.id, "xname": xname, "enqueued_at": now,
+               "deputy_key": location.deputy_key, "plan": [], "phase": "gather",
+               "component_id": component.id if component else None}
+        if verdict is None:
+            runnable.append(component.id)
+            row.update(state=QUEUED, description="", error="", finished_at=None)
+        else:
+            row.update(state=verdict.state, description=verdict.description,
+                       error=verdict.error, finished_at=now)
+            ended.append({"transition_id": transition.id, "xname": xname, "kind": "task",
+                          "data": {"state": verdict.state, "error": verdict.error}})
+        rows.append(row)
+    if rows:
+        # Rows are inserted in component-name order so that sequence numbers follow lock order.
+        rows.sort(key=lambda r: r["xname"])
+        session.execute(insert(TransitionTask), rows)
+    events.record(session, transition.id, "transition", status="new",
+                  operation=operation.value, total=len(rows))
+    events.record_many(session, ended)
+    promote(session, runnable)
+    if not runnable:
+        complete_if_done(session, transition.id)
+    return transition
+
+
+def promote(session: Session, component_ids: list[int]) -> int:
+    """Make the oldest queued task ready on each given component that has no active task.
+
+    The caller holds the components' row locks.
+    """
+    if not component_ids:
+        return 0
+    result = session.execute(text(f"""
+        UPDATE transition_tasks t SET state = 'ready'
+        FROM (SELECT DISTINCT ON (q.component_id) q.id, q.component_id
+              FROM transition_tasks q
+              WHERE q.component_id = ANY(:ids) AND q.state = 'queued'
+              ORDER BY q.component_id, q.seq) head
+        WHERE t.id = head.id
+          AND NOT EXISTS (SELECT 1 FROM transition_tasks a
+                          WHERE a.component_id = head.component_id AND a.state IN {_ACTIVE_SQL})
+    """), {"ids": list(component_ids)})
+    return result.rowcount
+
+
+def dispatch(session: Session, now: datetime, budget: int) -> list[tuple[int, str]]:
+    """Move up to `budget` ready and due deferred tasks to dispatched; publish after commit."""
+    if budget <= 0:
+        return []
+    return [tuple(r) for r in session.execute(text("""
+        UPDATE transition_tasks t SET state = 'dispatched', dispatched_at = :now
+        FROM (SELECT id FROM transition_tasks
+              WHERE state = 'ready' OR (state = 'deferred' AND next_check_at <= :now)
+              ORDER BY seq LIMIT :budget FOR UPDATE SKIP LOCKED) pick
+        WHERE t.id = pick.id
+        RETURNING t.id, t.xname
+    """), {"now": now, "budget": budget})]
+
+
+def dispatched_count(session: Session) -> int:
+    return session.scalar(select(func.count()).where(TransitionTask.state == DISPATCHED))
+
+
+@dataclass(frozen=True)
+class Claim:
+    task_id: int
+    attempt: int
+    transition_id: uuid.UUID
+
+
+def claim(session: Session, task_id: int, lease_s: float) -> Claim | None:
+    """Start a dispatched task. None for a duplicate or stale message (acknowledge and drop)."""
+    now = utcnow()
+    row = session.execute(
+        update(TransitionTask)
+        .where(TransitionTask.id == task_id, TransitionTask.state == DISPATCHED)
+        .values(state=RUNNING, attempt=TransitionTask.attempt + 1,
+                lease_until=now + timedelta(seconds=lease_s),
+                started_at=func.coalesce(TransitionTask.started_at, now))
+        .returning(TransitionTask.attempt, TransitionTask.transition_id)).first()
+    if row is None:
+        return None
+    session.execute(update(Transition)
+                    .where(Transition.id == row.transition_id, Transition.status == "new")
+                    .values(status="in-progress"))
+    return Claim(task_id, row.attempt, row.transition_id)
+
+
+def progress(session: Session, claim: Claim, **fields) -> bool:
+    """Record progress of a running task. False when this worker no longer owns it (fenced)."""
+    return _fenced(session, claim, RUNNING, fields)
+
+
+def defer(session: Session, claim: Claim, next_check_at: datetime, **fields) -> bool:
+    """Park a running task until next_check_at, still holding its component's slot."""
+    return _fenced(session, claim, DEFERRED, dict(fields, next_check_at=next_check_at))
+
+
+def finish(session: Session, claim: Claim, state: str, description: str, error: str = "") -> bool:
+    """End a running task and promote the next queued task of its component. Fenced by attempt.
+
+    After the commit, call complete_if_done() in a new transaction: the check must run after this
+    task's commit so that the last task to finish always sees every other task finished.
+    """
+    component_id = session.scalar(select(TransitionTask.component_id)
+                                  .where(TransitionTask.id == claim.task_id))
+    if component_id is not None:
+        session.execute(select(Component.id).where(Component.id == component_id)
+                        .with_for_update())
+    done = _fenced(session, claim, state, {"description": description, "error": error,
+                                           "finished_at": utcnow(), "next_check_at": None,
+                                           "lease_until": None})
+    if done and component_id is not None:
+        promote(session, [component_id])
+    return done
+
+
+def _fenced(session: Session, claim: Claim, new_state: str, fields: dict) -> bool:
+    result = session.execute(
+        update(TransitionTask)
+        .where(TransitionTask.id == claim.task_id, TransitionTask.state == RUNNING,
+               TransitionTask.attempt == claim.attempt)
+        .values(state=new_state, **fields))
+    return result.rowcount == 1
+
+
+def complete_if_done(session: Session, transition_id: uuid.UUID) -> bool:
+    """Mark the transition completed when none of its tasks is unfinished."""
+    result = session.execute(text(f"""
+        UPDATE transitions SET status = 'completed', finished_at = now()
+        WHERE id = :id AND status IN ('new', 'in-progress')
+          AND NOT EXISTS (SELECT 1 FROM transition_tasks
+                          WHERE transition_id = :id AND state NOT IN {_FINAL_SQL})
+    """), {"id": transition_id})
+    if result.rowcount:
+        events.record(session, transition_id, "transition", status="completed")
+    return bool(result.rowcount)
+
+
+def complete_finished(session: Session) -> int:
+    """Complete every unfinished transition whose tasks have all ended (a worker died between
+    finishing its task and the completion check)."""
+    ids = session.scalars(text(f"""
+        SELECT t.id FROM transitions t WHERE t.status IN ('new', 'in-progress')
+          AND NOT EXISTS (SELECT 1 FROM transition_tasks k
+                          WHERE k.transition_id = t.id AND k.state NOT IN {_FINAL_SQL})
+    """)).all()
+    return sum(complete_if_done(session, i) for i in ids)
+
+
+def reap(session: Session, settings: Settings) -> list[tuple[int, str]]:
+    """The safety net. Returns tasks to publish again after commit.
+
+    - dispatched tasks whose message has waited too long (lost with a broker restart);
+    - running tasks whose lease expired (their worker died): dispatched again; the step reads
+      the power state before it acts again (execution.py);
+    - queue heads that a missed promotion left, and transitions whose last tasks raced.
+    """
+    now = utcnow()
+    stale = now - timedelta(seconds=settings.redispatch_after_s)
+    again = [tuple(r) for r in session.execute(text("""
+        UPDATE transition_tasks t SET state = 'dispatched', dispatched_at = :now
+        FROM (SELECT id FROM transition_tasks
+              WHERE (state = 'dispatched' AND dispatched_at < :stale)
+                 OR (state = 'running' AND lease_until < :now)
+              FOR UPDATE SKIP LOCKED) pick
+        WHERE t.id = pick.id
+        RETURNING t.id, t.xname
+    """), {"now": now, "stale": stale})]
+    orphans = session.scalars(text(f"""
+        SELECT c.id FROM components c
+        WHERE EXISTS (SELECT 1 FROM transition_tasks q
+                      WHERE q.component_id = c.id AND q.state = 'queued')
+          AND NOT EXISTS (SELECT 1 FROM transition_tasks a
+                          WHERE a.component_id = c.id AND a.state IN {_ACTIVE_SQL})
+        ORDER BY c.xname FOR UPDATE SKIP LOCKED
+    """)).all()
+    promote(session, list(orphans))
+    complete_finished(session)
+    return again

@@ -1,0 +1,26 @@
+"""Standalone fleet of simulated Redfish BMCs (one process, one port per BMC).
+
+Imports nothing from the rest of ``pcs``.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Optional
+
+from .fleet import Fleet, bmc_xname
+
+__all__ = ["serve", "bmc_xname", "Fleet"]
+
+
+def serve(bmcs: int, nodes_per_bmc: int = 2, port_base: int = 30000, host: str = "127.0.0.1",
+          power_delay_s: float = 0.0, initial_state: str = "off", username: str = "root",
+          password: str = "initial0", admin_port: Optional[int] = None,
+          inventory_file: Optional[str] = None, register_url: Optional[str] = None) -> None:
+    """Run until SIGINT/SIGTERM. Blocks."""
+    from .server import raise_nofile_limit, run
+
+    raise_nofile_limit()
+    fleet = Fleet(bmcs, nodes_per_bmc=nodes_per_bmc, port_base=port_base,
+                  power_delay_s=power_delay_s, initial_state=initial_state)
+    asyncio.run(run(fleet, host, username, password, admin_port, inventory_file,
+                    register_url))

@@ -1,0 +1,47 @@
+"""python -m pcs.simulator --bmcs N [--nodes-per-bmc K] [--port-base P] ..."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+from . import serve
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m pcs.simulator",
+                                description="Run a fleet of simulated Redfish BMCs.")
+    p.add_argument("--bmcs", type=int, required=True, help="number of BMCs")
+    p.add_argument("--nodes-per-bmc", type=int, default=2)
+    p.add_argument("--port-base", type=int, default=30000,
+                   help="BMC i listens on port-base + i")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--power-delay", type=float, default=0.0,
+                   help="seconds a power transition takes")
+    p.add_argument("--initial-state", choices=["on", "off"], default="off")
+    p.add_argument("--username", default="root")
+    p.add_argument("--password", default="initial0")
+    p.add_argument("--admin-port", type=int, default=None,
+                   help="admin HTTP port (default: port-base - 1)")
+    p.add_argument("--inventory-file", default=None,
+                   help="write a JSON inventory of the BMCs here once listening")
+    p.add_argument("--register", dest="register_url", default=None,
+                   help="POST each BMC to <URL>/v1/inventory/bmcs once listening")
+    a = p.parse_args(argv)
+    if a.bmcs < 1 or a.nodes_per_bmc < 1:
+        p.error("--bmcs and --nodes-per-bmc must be >= 1")
+    try:
+        serve(a.bmcs, nodes_per_bmc=a.nodes_per_bmc, port_base=a.port_base, host=a.host,
+              power_delay_s=a.power_delay, initial_state=a.initial_state,
+              username=a.username, password=a.password, admin_port=a.admin_port,
+              inventory_file=a.inventory_file, register_url=a.register_url)
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"simulator: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

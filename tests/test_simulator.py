@@ -1,0 +1,456 @@
+"""Tests for pcs.simulator: pure fleet model + the real server as a subprocess."""
+from __future__ import annotations
+
+import json
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from pcs.simulator import bmc_xname
+from pcs.simulator.fleet import Fleet, FleetError, System
+
+ROOT = Path(__file__).resolve().parents[1]
+AUTH = ("root", "initial0")
+RESET = "/redfish/v1/Systems/{}/Actions/ComputerSystem.Reset"
+
+
+# ---------------------------------------------------------------- unit tests
+def test_bmc_xname():
+    assert bmc_xname(0) == "x1000c0s0b0"
+    assert bmc_xname(1) == "x1000c0s1b0"
+    assert bmc_xname(8) == "x1000c1s0b0"
+    assert bmc_xname(63) == "x1000c7s7b0"
+    assert bmc_xname(64) == "x1001c0s0b0"
+
+
+def test_fleet_layout():
+    f = Fleet(10, nodes_per_bmc=3, port_base=5000, initial_state="on")
+    assert f.node_count == 30
+    b = f.bmcs[9]
+    assert (b.xname, b.port) == ("x1000c1s1b0", 5009)
+    assert b.node_xnames() == ["x1000c1s1b0n0", "x1000c1s1b0n1", "x1000c1s1b0n2"]
+    assert f.power_states(b.xname, 0.0) == {"Node0": "On", "Node1": "On", "Node2": "On"}
+    inv = f.inventory("127.0.0.1", "u", "p")
+    assert inv[0] == {"xname": "x1000c0s0b0", "address": "127.0.0.1:5000", "scheme": "http",
+                      "username": "u", "password": "p", "verifyTls": False,
+                      "nodes": ["x1000c0s0b0n0", "x1000c0s0b0n1", "x1000c0s0b0n2"]}
+
+
+def test_power_delay_with_explicit_times():
+    s = System("Node0", state="Off")
+    s.reset("On", now=100.0, delay=5.0)
+    assert s.power_state(100.0) == "PoweringOn"
+    assert s.power_state(104.9) == "PoweringOn"
+    assert s.power_state(105.0) == "On"
+    s.reset("ForceOff", now=110.0, delay=5.0)
+    assert s.power_state(111.0) == "PoweringOff"
+    assert s.power_state(200.0) == "Off"
+
+
+def test_immediate_and_noop_resets():
+    s = System("Node0", state="Off")
+    s.reset("ForceOff", 1.0, 0.0)  # Off while Off: no change
+    assert s.power_state(1.0) == "Off"
+    s.reset("On", 2.0, 0.0)
+    assert s.power_state(2.0) == "On"
+    s.reset("On", 3.0, 10.0)  # On while On: no change, no transition
+    assert s.power_state(3.0) == "On"
+    s.reset("Nmi", 4.0, 10.0)
+    assert s.power_state(4.0) == "On"
+    s.reset("GracefulShutdown", 5.0, 0.0)
+    assert s.power_state(5.0) == "Off"
+    s.reset("ForceOn", 6.0, 0.0)
+    assert s.power_state(6.0) == "On"
+    with pytest.raises(FleetError):
+        s.reset("Bogus", 7.0, 0.0)
+
+
+def test_push_power_button_toggles():
+    s = System("Node0", state="On")
+    s.reset("PushPowerButton", 0.0, 2.0)
+    assert s.power_state(1.0) == "PoweringOff"
+    assert s.power_state(2.0) == "Off"
+    s.reset("PushPowerButton", 3.0, 0.0)
+    assert s.power_state(3.0) == "On"
+
+
+def test_restart_goes_off_then_on():
+    for rt in ("GracefulRestart", "ForceRestart", "PowerCycle"):
+        s = System("Node0", state="On")
+        s.reset(rt, 10.0, 4.0)
+        assert s.power_state(11.0) == "PoweringOn"
+        assert s.state == "Off"
+        assert s.power_state(14.0) == "On"
+    s = System("Node0", state="On")
+    s.reset("ForceRestart", 10.0, 0.0)
+    assert s.power_state(10.0) == "On"
+
+
+def test_later_reset_replaces_pending():
+    s = System("Node0", state="Off")
+    s.reset("On", 0.0, 10.0)
+    s.reset("ForceOff", 1.0, 10.0)  # already Off: pending On cancelled
+    assert s.power_state(1.0) == "Off"
+    assert s.power_state(50.0) == "Off"
+    s.reset("On", 60.0, 10.0)
+    s.reset("On", 65.0, 10.0)  # replaces the pending On
+    assert s.power_state(66.0) == "PoweringOn"
+    assert s.power_state(100.0) == "On"
+
+
+def test_ignore_fault_and_fault_validation():
+    f = Fleet(2, nodes_per_bmc=1, power_delay_s=0.0)
+    x = bmc_xname(1)
+    f.set_fault(x, {"fault": "ignore", "count": 2})
+    assert f.reset(x, "Node0", "On", 1.0) is False
+    assert f.reset(x, "Node0", "On", 2.0) is False
+    assert f.power_states(x, 3.0) == {"Node0": "Off"}
+    assert f.reset(x, "Node0", "On", 4.0) is True
+    assert f.power_states(x, 4.0) == {"Node0": "On"}
+    assert f.bmcs[1].fault is None
+    # other BMC unaffected
+    assert f.reset(bmc_xname(0), "Node0", "On", 1.0) is True
+    with pytest.raises(FleetError):
+        f.set_fault(x, {"fault": "explode"})
+    with pytest.raises(FleetError):
+        f.set_fault("x9c9s9b9", {"fault": "hang"})
+    fault = f.set_fault(x, {"fault": "status", "status": 503})
+    assert fault == {"fault": "status", "status": 503, "message": "Internal error"}
+    f.clear_fault(x)
+    assert f.bmcs[1].fault is None
+
+
+def test_request_log_filters_and_bound():
+    f = Fleet(2, log_max=3)
+    for i in range(5):
+        f.record(float(i), bmc_xname(i % 2), "GET", "/redfish/v1/", None, 200)
+    assert [e["time"] for e in f.entries()] == [2.0, 3.0, 4.0]
+    assert [e["time"] for e in f.entries(bmc=bmc_xname(0))] == [2.0, 4.0]
+    assert [e["time"] for e in f.entries(since=3.0)] == [3.0, 4.0]
+    f.clear_log()
+    assert f.entries() == []
+
+
+# --------------------------------------------------------- integration tests
+def _port_block_free(first: int, count: int) -> bool:
+    for port in range(first, first + count):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+class Sim:
+    def __init__(self, proc, port_base, admin_port, ready_line, startup_s):
+        self.proc = proc
+        self.port_base = port_base
+        self.admin = f"http://127.0.0.1:{admin_port}"
+        self.ready_line = ready_line
+        self.startup_s = startup_s
+
+    def url(self, i: int, path: str = "/redfish/v1/") -> str:
+        return f"http://127.0.0.1:{self.port_base + i}{path}"
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def start_sim(bmcs: int, extra=(), attempts: int = 5) -> Sim:
+    last_err = "no attempt"
+    for _ in range(attempts):
+        # 40000-50000 overlaps the ephemeral port range, so client sockets (and
+        # their TIME_WAIT remnants) may hold ports: look for a wholly free block.
+        for _ in range(500):
+            base = random.randint(40001, 50000 - bmcs - 1)
+            if _port_block_free(base - 1, bmcs + 1):
+                break
+        else:
+            last_err = "no free port block found"
+            continue
+        cmd = [sys.executable, "-m", "pcs.simulator", "--bmcs", str(bmcs),
+               "--port-base", str(base), *extra]
+        t0 = time.monotonic()
+        proc = subprocess.Popen(cmd, cwd=str(ROOT), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        line_box = []
+        reader = threading.Thread(target=lambda: line_box.append(proc.stdout.readline()),
+                                  daemon=True)
+        reader.start()
+        reader.join(30)
+        line = line_box[0] if line_box else ""
+        if line.startswith("simulator ready:"):
+            return Sim(proc, base, base - 1, line.strip(), time.monotonic() - t0)
+        proc.kill()
+        proc.wait()
+        last_err = f"line={line!r} stderr={proc.stderr.read()[-2000:]!r}"
+    raise RuntimeError(f"simulator did not start: {last_err}")
+
+
+@pytest.fixture(scope="module")
+def sim(request):
+    s = start_sim(4, ["--nodes-per-bmc", "2", "--power-delay", "0.5"])
+    request.addfinalizer(s.stop)
+    return s
+
+
+@pytest.fixture(autouse=False)
+def clean_faults(sim):
+    yield
+    for i in range(4):
+        requests.delete(f"{sim.admin}/admin/bmcs/{bmc_xname(i)}/fault", timeout=10)
+
+
+def test_ready_line(sim):
+    b = sim.port_base
+    assert sim.ready_line == (f"simulator ready: 4 BMCs on 127.0.0.1:{b}-{b + 3}, "
+                              f"admin on 127.0.0.1:{b - 1}")
+
+
+def test_discovery_walk(sim):
+    root = requests.get(sim.url(1), timeout=10)
+    assert root.status_code == 200
+    assert root.headers["Content-Type"].startswith("application/json")
+    body = root.json()
+    assert body["RedfishVersion"] and body["UUID"]
+    systems = requests.get(sim.url(1, body["Systems"]["@odata.id"]), auth=AUTH,
+                           timeout=10).json()
+    assert systems["Members@odata.count"] == 2
+    assert [m["@odata.id"] for m in systems["Members"]] == [
+        "/redfish/v1/Systems/Node0", "/redfish/v1/Systems/Node1"]
+    node = requests.get(sim.url(1, systems["Members"][1]["@odata.id"]), auth=AUTH,
+                        timeout=10).json()
+    assert node["Id"] == "Node1" and node["SystemType"] == "Physical"
+    assert node["PowerState"] in ("On", "Off", "PoweringOn", "PoweringOff")
+    action = node["Actions"]["#ComputerSystem.Reset"]
+    assert action["target"] == RESET.format("Node1")
+    assert "ForceOff" in action["ResetType@Redfish.AllowableValues"]
+    # trailing slash tolerated
+    r = requests.get(sim.url(1, "/redfish/v1/Systems/Node1/"), auth=AUTH, timeout=10)
+    assert r.json()["Id"] == "Node1"
+    chassis = requests.get(sim.url(1, "/redfish/v1/Chassis"), auth=AUTH, timeout=10).json()
+    assert chassis["Members"] == [{"@odata.id": "/redfish/v1/Chassis/Enclosure"}]
+    enc = requests.get(sim.url(1, "/redfish/v1/Chassis/Enclosure"), auth=AUTH,
+                       timeout=10).json()
+    assert len(enc["Links"]["ComputerSystems"]) == 2
+    mgr = requests.get(sim.url(1, "/redfish/v1/Managers/BMC"), auth=AUTH, timeout=10).json()
+    assert mgr["ManagerType"] == "BMC"
+    r = requests.post(sim.url(1, mgr["Actions"]["#Manager.Reset"]["target"]), auth=AUTH,
+                      json={"ResetType": "GracefulRestart"}, timeout=10)
+    assert r.status_code == 204
+    r = requests.get(sim.url(1, "/redfish/v1/Nothing"), auth=AUTH, timeout=10)
+    assert r.status_code == 404 and "error" in r.json()
+    r = requests.delete(sim.url(1, "/redfish/v1/Systems/Node0"), auth=AUTH, timeout=10)
+    assert r.status_code == 405
+
+
+def test_auth_required(sim):
+    r = requests.get(sim.url(0, "/redfish/v1/Systems"), timeout=10)
+    assert r.status_code == 401
+    assert r.json()["error"]["@Message.ExtendedInfo"][0]["MessageId"].startswith("Base.1.8.")
+    r = requests.get(sim.url(0, "/redfish/v1/Systems"), auth=("root", "wrong"), timeout=10)
+    assert r.status_code == 401
+
+
+def _power(sim, i, node):
+    return requests.get(sim.url(i, f"/redfish/v1/Systems/{node}"), auth=AUTH,
+                        timeout=10).json()["PowerState"]
+
+
+def _wait_power(sim, i, node, want, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _power(sim, i, node) == want:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_reset_changes_state_after_delay(sim):
+    x = bmc_xname(2)
+    requests.put(f"{sim.admin}/admin/bmcs/{x}/systems/Node0", json={"PowerState": "Off"},
+                 timeout=10).raise_for_status()
+    r = requests.post(sim.url(2, RESET.format("Node0")), auth=AUTH,
+                      json={"ResetType": "On"}, timeout=10)
+    assert r.status_code == 204
+    assert _power(sim, 2, "Node0") in ("PoweringOn", "On")
+    assert _wait_power(sim, 2, "Node0", "On")
+    r = requests.post(sim.url(2, RESET.format("Node0")), auth=AUTH,
+                      json={"ResetType": "ForceRestart"}, timeout=10)
+    assert r.status_code == 204
+    assert _wait_power(sim, 2, "Node0", "On")
+    requests.post(sim.url(2, RESET.format("Node0")), auth=AUTH,
+                  json={"ResetType": "ForceOff"}, timeout=10)
+    assert _wait_power(sim, 2, "Node0", "Off")
+    bmcs = requests.get(f"{sim.admin}/admin/bmcs", timeout=10).json()
+    assert bmcs[2]["xname"] == x
+    assert bmcs[2]["address"] == f"127.0.0.1:{sim.port_base + 2}"
+    assert bmcs[2]["systems"]["Node0"] == "Off"
+
+
+def test_bad_reset_requests(sim):
+    r = requests.post(sim.url(0, RESET.format("Node0")), auth=AUTH,
+                      json={"ResetType": "Explode"}, timeout=10)
+    assert r.status_code == 400
+    info = r.json()["error"]["@Message.ExtendedInfo"][0]
+    assert info["MessageId"] == "Base.1.8.ActionParameterNotSupported"
+    assert "'Explode'" in info["Message"]
+    r = requests.post(sim.url(0, RESET.format("Node0")), auth=AUTH, json={}, timeout=10)
+    assert r.status_code == 400
+    r = requests.post(sim.url(0, RESET.format("Node0")), auth=AUTH, data="{nope",
+                      headers={"Content-Type": "application/json"}, timeout=10)
+    assert r.status_code == 400
+    assert (r.json()["error"]["@Message.ExtendedInfo"][0]["MessageId"]
+            == "Base.1.8.MalformedJSON")
+
+
+def test_health(sim):
+    assert requests.get(f"{sim.admin}/admin/health", timeout=10).json() == {
+        "bmcs": 4, "nodes": 8}
+
+
+def test_status_fault(sim, clean_faults):
+    x = bmc_xname(3)
+    r = requests.put(f"{sim.admin}/admin/bmcs/{x}/fault",
+                     json={"fault": "status", "status": 503, "message": "Busy now"},
+                     timeout=10)
+    assert r.status_code == 200
+    r = requests.post(sim.url(3, RESET.format("Node0")), auth=AUTH,
+                      json={"ResetType": "On"}, timeout=10)
+    assert r.status_code == 503
+    assert r.json()["error"]["message"] == "Busy now"
+    assert requests.get(sim.url(3, "/redfish/v1/Systems/Node0"), auth=AUTH,
+                        timeout=10).status_code == 200
+    requests.delete(f"{sim.admin}/admin/bmcs/{x}/fault", timeout=10).raise_for_status()
+    r = requests.post(sim.url(3, RESET.format("Node0")), auth=AUTH,
+                      json={"ResetType": "On"}, timeout=10)
+    assert r.status_code == 204
+
+
+def test_hang_fault(sim, clean_faults):
+    x = bmc_xname(3)
+    requests.put(f"{sim.admin}/admin/bmcs/{x}/fault", json={"fault": "hang"},
+                 timeout=10).raise_for_status()
+    with pytest.raises(requests.exceptions.Timeout):
+        requests.get(sim.url(3, "/redfish/v1/Systems"), auth=AUTH, timeout=0.5)
+    with pytest.raises(requests.exceptions.Timeout):
+        requests.post(sim.url(3, RESET.format("Node1")), auth=AUTH,
+                      json={"ResetType": "On"}, timeout=0.5)
+    # other BMCs still answer
+    assert requests.get(sim.url(2), timeout=10).status_code == 200
+    requests.delete(f"{sim.admin}/admin/bmcs/{x}/fault", timeout=10).raise_for_status()
+    assert requests.get(sim.url(3, "/redfish/v1/Systems"), auth=AUTH,
+                        timeout=10).status_code == 200
+
+
+def test_down_fault(sim, clean_faults):
+    x = bmc_xname(1)
+    requests.put(f"{sim.admin}/admin/bmcs/{x}/fault", json={"fault": "down"},
+                 timeout=10).raise_for_status()
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(sim.url(1), timeout=5)
+    assert requests.get(sim.url(0), timeout=10).status_code == 200
+    requests.delete(f"{sim.admin}/admin/bmcs/{x}/fault", timeout=10).raise_for_status()
+    assert requests.get(sim.url(1), timeout=10).status_code == 200
+
+
+def test_ignore_fault(sim, clean_faults):
+    x = bmc_xname(0)
+    requests.put(f"{sim.admin}/admin/bmcs/{x}/systems/Node1", json={"PowerState": "Off"},
+                 timeout=10).raise_for_status()
+    requests.put(f"{sim.admin}/admin/bmcs/{x}/fault", json={"fault": "ignore", "count": 1},
+                 timeout=10).raise_for_status()
+    r = requests.post(sim.url(0, RESET.format("Node1")), auth=AUTH,
+                      json={"ResetType": "On"}, timeout=10)
+    assert r.status_code == 204
+    time.sleep(1.0)
+    assert _power(sim, 0, "Node1") == "Off"
+    r = requests.post(sim.url(0, RESET.format("Node1")), auth=AUTH,
+                      json={"ResetType": "On"}, timeout=10)
+    assert r.status_code == 204
+    assert _wait_power(sim, 0, "Node1", "On")
+
+
+def test_admin_errors(sim):
+    r = requests.put(f"{sim.admin}/admin/bmcs/x9999c0s0b0/fault", json={"fault": "hang"},
+                     timeout=10)
+    assert r.status_code == 404
+    r = requests.put(f"{sim.admin}/admin/bmcs/{bmc_xname(0)}/fault",
+                     json={"fault": "nonsense"}, timeout=10)
+    assert r.status_code == 400
+
+
+def test_request_log(sim):
+    requests.delete(f"{sim.admin}/admin/log", timeout=10).raise_for_status()
+    t0 = time.time() - 1
+    requests.get(sim.url(2, "/redfish/v1/Systems"), auth=AUTH, timeout=10)
+    requests.post(sim.url(2, RESET.format("Node1")), auth=AUTH,
+                  json={"ResetType": "Nmi"}, timeout=10)
+    requests.get(sim.url(1), timeout=10)
+    x = bmc_xname(2)
+    entries = requests.get(f"{sim.admin}/admin/log", params={"bmc": x, "since": t0},
+                           timeout=10).json()["entries"]
+    assert [(e["method"], e["path"], e["status"]) for e in entries] == [
+        ("GET", "/redfish/v1/Systems", 200),
+        ("POST", RESET.format("Node1"), 204)]
+    assert entries[1]["body"] == {"ResetType": "Nmi"}
+    assert entries[0]["body"] is None
+    assert all(e["bmc"] == x and e["time"] >= t0 for e in entries)
+    all_entries = requests.get(f"{sim.admin}/admin/log", timeout=10).json()["entries"]
+    assert len(all_entries) == 3
+    future = requests.get(f"{sim.admin}/admin/log", params={"since": time.time() + 60},
+                          timeout=10).json()["entries"]
+    assert future == []
+
+
+def test_inventory_file_and_clean_exit(tmp_path):
+    inv = tmp_path / "inv.json"
+    s = start_sim(2, ["--nodes-per-bmc", "3", "--initial-state", "on",
+                      "--inventory-file", str(inv), "--username", "admin",
+                      "--password", "secret"])
+    try:
+        data = json.loads(inv.read_text())
+        assert [d["xname"] for d in data] == ["x1000c0s0b0", "x1000c0s1b0"]
+        assert data[1]["address"] == f"127.0.0.1:{s.port_base + 1}"
+        assert data[0]["username"] == "admin" and data[0]["password"] == "secret"
+        assert data[0]["nodes"] == ["x1000c0s0b0n0", "x1000c0s0b0n1", "x1000c0s0b0n2"]
+        r = requests.get(s.url(0, "/redfish/v1/Systems/Node2"), auth=("admin", "secret"),
+                         timeout=10)
+        assert r.json()["PowerState"] == "On"
+    finally:
+        rc = s.stop()
+    assert rc == 0
+
+
+def test_thousand_bmcs_start():
+    s = start_sim(1000, ["--nodes-per-bmc", "1"])
+    try:
+        assert s.startup_s < 30
+        for i in (0, 1, 499, 998, 999):
+            r = requests.get(s.url(i, "/redfish/v1/Systems"), auth=AUTH, timeout=10)
+            assert r.status_code == 200
+            assert r.json()["Members@odata.count"] == 1
+        health = requests.get(f"{s.admin}/admin/health", timeout=10).json()
+        assert health == {"bmcs": 1000, "nodes": 1000}
+        bmcs = requests.get(f"{s.admin}/admin/bmcs", timeout=10).json()
+        assert bmcs[999]["xname"] == bmc_xname(999)
+        print(f"1000-BMC startup: {s.startup_s:.2f}s")
+    finally:
+        assert s.stop() == 0

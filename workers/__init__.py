@@ -1,0 +1,1 @@
+"""Celery worker entry points: the app and thin tasks that call into pcs."""

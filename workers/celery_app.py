@@ -1,0 +1,28 @@
+"""The Celery app of the worker, beat and Flower processes: `celery -A workers.celery_app ...`."""
+from __future__ import annotations
+
+import logging
+
+from celery import signals
+
+from pcs.broker import make_celery
+from pcs.config import Settings
+from pcs.logs import configure_logging
+from workers.runtime import runtime
+
+settings = Settings.from_env()
+configure_logging(settings.log_level)
+app = make_celery(settings)
+app.conf.include = ["workers.tasks"]
+
+log = logging.getLogger(__name__)
+
+
+@signals.worker_ready.connect
+def start_dispatcher(sender=None, **_):
+    runtime().start_dispatcher()
+
+
+@signals.worker_shutdown.connect
+def stop_dispatcher(sender=None, **_):
+    runtime().stop_dispatcher()

@@ -1,0 +1,22 @@
+"""Thin Celery tasks: an ID in, one call into pcs."""
+from __future__ import annotations
+
+from celery import shared_task
+
+from pcs import scheduler
+from workers.runtime import runtime
+
+
+@shared_task(name="pcs.run_step", acks_late=True, ignore_result=True)
+def run_step(task_id: int) -> None:
+    """Run the next step of one component's task; a stale or duplicate message does nothing."""
+    runtime().executor.run_step(task_id)
+
+
+@shared_task(name="pcs.reap", ignore_result=True)
+def reap() -> None:
+    """Re-send lost messages, take back tasks of dead workers, promote missed queue heads."""
+    rt = runtime()
+    with rt.db.transaction() as session:
+        again = scheduler.reap(session, rt.settings)
+    rt.publisher.publish(again)
