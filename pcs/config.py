@@ -29,6 +29,9 @@ class Settings:
     broker_url: str | None = _opt(
         None, "PCS_BROKER_URL", "Redis URL of the Celery broker; unset = embedded Valkey")
     state_dir: str = _opt(".pcs", "PCS_STATE_DIR", "where embedded servers, logs and the key live")
+    embedded_pg_port: int = _opt(28432, "PCS_EMBEDDED_PG_PORT", "port of embedded PostgreSQL")
+    embedded_broker_port: int = _opt(
+        28379, "PCS_EMBEDDED_BROKER_PORT", "port of the embedded Valkey broker")
     api_host: str = _opt("127.0.0.1", "PCS_API_HOST", "address the API binds")
     api_port: int = _opt(28007, "PCS_API_PORT", "port the API listens on")
     api_threads: int = _opt(16, "PCS_API_THREADS", "gunicorn threads of the API process")

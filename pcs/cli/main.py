@@ -1,0 +1,88 @@
+"""The `pcs` command: run the stack, show settings, migrate, simulate BMCs."""
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pcs.config import Settings
+
+cli = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Power control service for HPC machines (PCS v1 API).")
+console = Console()
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+
+
+@cli.command()
+def up(simulate: int = typer.Option(0, help="also simulate N nodes, two per node BMC"),
+       sim_port_base: int = typer.Option(29000, help="first port of the simulated BMCs"),
+       sim_power_delay: float = typer.Option(1.0, help="seconds a simulated power change takes")):
+    """Start PostgreSQL and Valkey (embedded unless PCS_DATABASE_URL / PCS_BROKER_URL are set),
+    apply migrations, and run api, worker, beat and Flower until Ctrl-C or SIGTERM."""
+    from pcs.embedded import EmbeddedServerError
+    from pcs.stack import Stack
+
+    stack = Stack(_settings(), simulate=simulate, sim_port_base=sim_port_base,
+                  sim_power_delay_s=sim_power_delay, say=lambda m: console.print(m, highlight=False))
+    try:
+        stack.start()
+    except (EmbeddedServerError, RuntimeError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1)
+    console.print("[green]pcs is up.[/green] Ctrl-C stops everything.")
+    raise typer.Exit(stack.run_until_signal())
+
+
+@cli.command("config")
+def show_config():
+    """Print the effective settings (secrets masked) and the variable that sets each."""
+    table = Table("variable", "value", "meaning", box=None, pad_edge=False)
+    for name, value, meaning in _settings().described():
+        table.add_row(name, value, meaning)
+    Console(width=max(console.width, 140)).print(table)
+
+
+@cli.command("migrate")
+def migrate_command():
+    """Apply database migrations to PCS_DATABASE_URL."""
+    from pcs import migrate
+
+    settings = _settings()
+    if not settings.database_url:
+        console.print("[red]error:[/red] PCS_DATABASE_URL is not set "
+                      "('pcs up' migrates its embedded database itself)")
+        raise typer.Exit(2)
+    migrate.upgrade(settings.database_url)
+    console.print("database schema is up to date")
+
+
+@cli.command()
+def simulate(bmcs: int = typer.Option(8, help="number of simulated BMCs"),
+             nodes_per_bmc: int = typer.Option(2, help="ComputerSystems behind each BMC"),
+             port_base: int = typer.Option(29000, help="port of the first BMC (admin: one below)"),
+             power_delay: float = typer.Option(0.0, help="seconds before a power change shows"),
+             initial_state: str = typer.Option("off", help="on or off"),
+             inventory_file: str = typer.Option(None, help="write the BMC list as JSON here"),
+             register: str = typer.Option(None, help="register the BMCs with this API URL")):
+    """Serve a fleet of Redfish BMCs on 127.0.0.1 for demos, tests and benchmarks."""
+    from pcs.simulator import serve
+
+    serve(bmcs, nodes_per_bmc=nodes_per_bmc, port_base=port_base, power_delay_s=power_delay,
+          initial_state=initial_state, inventory_file=inventory_file, register_url=register)
+
+
+def main() -> None:
+    cli(prog_name="pcs")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

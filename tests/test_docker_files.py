@@ -1,0 +1,283 @@
+"""Static checks of docker/Dockerfile, docker/compose.yaml and .dockerignore.
+
+No Docker engine is needed: the files are parsed and what they name (modules, console scripts,
+paths, settings) is checked against the project itself.
+"""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib
+import importlib.util
+import re
+import shlex
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pcs.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKER = ROOT / "docker"
+COMPOSE = DOCKER / "compose.yaml"
+DOCKERFILE = DOCKER / "Dockerfile"
+
+INFRA_SERVICES = {"postgres", "redis"}
+PCS_SERVICES = {"migrate", "api", "worker", "beat", "flower"}
+AFTER_MIGRATE = {"api", "worker", "beat", "flower"}
+REQUIRED_ENV = {"PCS_DATABASE_URL", "PCS_BROKER_URL", "PCS_SECRET_KEY"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+@pytest.fixture(scope="module")
+def services(compose) -> dict:
+    return compose["services"]
+
+
+@pytest.fixture(scope="module")
+def pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined, comments dropped."""
+    out, pending = [], ""
+    for line in DOCKERFILE.read_text().splitlines():
+        stripped = line.strip()
+        if not pending and (not stripped or stripped.startswith("#")):
+            continue
+        if stripped.startswith("#"):
+            continue
+        if stripped.endswith("\\"):
+            pending += stripped[:-1] + " "
+            continue
+        full = (pending + stripped).strip()
+        pending = ""
+        if full:
+            keyword, _, args = full.partition(" ")
+            out.append((keyword.upper(), args.strip()))
+    assert not pending, "Dockerfile ends inside a continued line"
+    return out
+
+
+def _command(service: dict) -> list[str]:
+    command = service["command"]
+    return list(command) if isinstance(command, list) else shlex.split(command)
+
+
+def _requirement_names(pyproject: dict) -> set[str]:
+    names = set()
+    for req in pyproject["project"]["dependencies"]:
+        names.add(re.split(r"[\[<>=!~; ]", req, maxsplit=1)[0].lower())
+    return names
+
+
+def _module_defines(module: str, name: str) -> bool:
+    """Whether a module's source assigns or defines `name` at top level (without importing it)."""
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin, f"module {module} does not exist"
+    tree = ast.parse(Path(spec.origin).read_text())
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name:
+            return True
+        if isinstance(node, ast.Assign):
+            if any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+                return True
+    return False
+
+
+# --- compose.yaml -----------------------------------------------------------------------------
+
+def test_compose_declares_the_seven_services(services):
+    assert set(services) == INFRA_SERVICES | PCS_SERVICES
+
+
+def test_every_pcs_service_gets_database_broker_and_secret(services):
+    for name in PCS_SERVICES:
+        env = services[name].get("environment") or {}
+        assert isinstance(env, dict), f"{name}: environment should be a mapping"
+        missing = REQUIRED_ENV - set(env)
+        assert not missing, f"{name} lacks {sorted(missing)}"
+        assert env["PCS_DATABASE_URL"].startswith("postgresql://")
+        assert "@postgres:" in env["PCS_DATABASE_URL"], "database URL must name the postgres service"
+        assert env["PCS_BROKER_URL"].startswith("redis://redis:"), "broker must be the redis service"
+
+
+def test_pcs_services_share_one_environment_so_the_secret_agrees(services):
+    # The API encrypts BMC passwords with PCS_SECRET_KEY; the workers must decrypt with the same.
+    envs = [services[name]["environment"] for name in sorted(PCS_SERVICES)]
+    assert all(env == envs[0] for env in envs), "pcs services have differing environments"
+
+
+def test_secret_key_is_required_and_not_hard_coded(services):
+    value = services["api"]["environment"]["PCS_SECRET_KEY"]
+    assert re.fullmatch(r"\$\{PCS_SECRET_KEY:\?[^}]+\}", value), value
+
+
+def test_compose_env_names_are_real_pcs_settings(services):
+    known = {f.metadata["env"] for f in dataclasses.fields(Settings)}
+    for name in PCS_SERVICES:
+        unknown = {k for k in services[name]["environment"] if k.startswith("PCS_")} - known
+        assert not unknown, f"{name} sets unknown settings {sorted(unknown)}"
+
+
+def test_published_ports_bind_loopback_only(services):
+    published = 0
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            published += 1
+            if isinstance(port, dict):
+                host_ip = port.get("host_ip")
+            else:
+                parts = str(port).split(":")
+                host_ip = parts[0] if len(parts) == 3 else None
+            assert host_ip == "127.0.0.1", f"{name} publishes {port!r} beyond loopback"
+    assert published >= 2, "api and flower should publish their ports"
+
+
+def test_api_and_flower_publish_the_configured_ports(services):
+    defaults = Settings()
+    assert f"127.0.0.1:{defaults.api_port}:{defaults.api_port}" in services["api"]["ports"]
+    assert f"127.0.0.1:{defaults.flower_port}:{defaults.flower_port}" in services["flower"]["ports"]
+
+
+def test_services_start_after_migrate_completed_successfully(services):
+    for name in AFTER_MIGRATE:
+        depends = services[name].get("depends_on") or {}
+        assert isinstance(depends, dict), f"{name}: depends_on needs conditions"
+        assert depends.get("migrate", {}).get("condition") == "service_completed_successfully", name
+
+
+def test_migrate_waits_for_healthy_postgres_and_runs_once(services):
+    migrate = services["migrate"]
+    assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert migrate.get("restart") == "no"
+    assert _command(migrate) == ["pcs", "migrate"]
+
+
+def test_api_and_workers_wait_for_healthy_redis(services):
+    for name in ("api", "worker"):
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy", name
+
+
+def test_infrastructure_has_healthchecks_and_named_volumes(compose, services):
+    assert "pg_isready" in str(services["postgres"]["healthcheck"]["test"])
+    assert "redis-cli" in str(services["redis"]["healthcheck"]["test"])
+    assert "ping" in str(services["redis"]["healthcheck"]["test"])
+    assert "--appendonly yes" in services["redis"]["command"]
+    declared = set(compose.get("volumes") or {})
+    for name in INFRA_SERVICES:
+        volumes = services[name].get("volumes") or []
+        sources = {str(v).split(":", 1)[0] for v in volumes}
+        assert sources & declared, f"{name} has no named volume"
+
+
+def test_pcs_services_build_the_repository_dockerfile(services):
+    for name in PCS_SERVICES:
+        build = services[name]["build"]
+        context = (DOCKER / build["context"]).resolve()
+        assert context == ROOT, f"{name}: build context should be the repository root"
+        assert (context / build["dockerfile"]).resolve() == DOCKERFILE, name
+
+
+# --- what the commands name exists ------------------------------------------------------------
+
+def test_pcs_console_script_is_declared(pyproject):
+    scripts = pyproject["project"].get("scripts", {})
+    assert "pcs" in scripts, "compose runs `pcs migrate` but pyproject declares no `pcs` script"
+    module, _, attr = scripts["pcs"].partition(":")
+    assert attr, f"entry point {scripts['pcs']!r} names no callable"
+    # The CLI module itself may be written concurrently; its package must exist.
+    parent = module.rpartition(".")[0]
+    assert importlib.util.find_spec(parent) is not None, f"package {parent} does not exist"
+
+
+def test_gunicorn_target_is_the_flask_app_factory(services, pyproject):
+    argv = _command(services["api"])
+    assert argv[0] == "gunicorn" and "gunicorn" in _requirement_names(pyproject)
+    target = argv[-1]
+    module, _, call = target.partition(":")
+    assert call.endswith("()"), f"{target} should call the app factory"
+    factory = getattr(importlib.import_module(module), call[:-2], None)
+    assert callable(factory), f"{module} has no {call[:-2]}"
+    bind = argv[argv.index("--bind") + 1]
+    assert bind == f"0.0.0.0:{Settings().api_port}"
+
+
+@pytest.mark.parametrize("name", ["worker", "beat", "flower"])
+def test_celery_commands_name_the_real_celery_app(services, pyproject, name):
+    argv = _command(services[name])
+    assert argv[0] == "celery" and "celery" in _requirement_names(pyproject)
+    app_module = argv[argv.index("-A") + 1]
+    assert importlib.util.find_spec(app_module) is not None, f"{app_module} does not exist"
+    assert _module_defines(app_module, "app"), f"{app_module} defines no `app` for celery -A"
+    subcommand = argv[argv.index("-A") + 2]
+    assert subcommand == name
+    if name == "flower":
+        assert "flower" in _requirement_names(pyproject)
+
+
+def test_worker_consumes_the_queue_pcs_publishes_to(services):
+    argv = _command(services["worker"])
+    assert argv[argv.index("-Q") + 1] == Settings().queue_name
+    assert argv[argv.index("--pool") + 1] == "threads"
+
+
+# --- Dockerfile -------------------------------------------------------------------------------
+
+def test_dockerfile_uses_python_311_slim():
+    froms = [args for kw, args in _instructions() if kw == "FROM"]
+    assert froms and froms[0].split()[0] == "python:3.11-slim"
+
+
+def test_dockerfile_copy_sources_exist_in_repository():
+    copies = [args for kw, args in _instructions() if kw in ("COPY", "ADD")]
+    assert copies, "Dockerfile copies nothing"
+    copied = set()
+    for args in copies:
+        parts = [p for p in shlex.split(args) if not p.startswith("--")]
+        assert len(parts) >= 2, f"COPY {args} lacks a source or destination"
+        for source in parts[:-1]:
+            assert (ROOT / source).exists(), f"COPY source {source} is not in the repository"
+            copied.add(source.rstrip("/"))
+    assert {"pyproject.toml", "alembic.ini", "pcs", "workers", "migrations"} <= copied
+
+
+def test_dockerfile_does_not_run_as_root():
+    users = [args.split()[0] for kw, args in _instructions() if kw == "USER"]
+    assert users, "Dockerfile has no USER line: the processes would run as root"
+    final = users[-1].split(":")[0]
+    assert final not in ("root", "0")
+
+
+def test_dockerfile_installs_the_project_editable():
+    runs = [args for kw, args in _instructions() if kw == "RUN"]
+    assert any(re.search(r"pip install\b.*\s-e\s+/app\b", run) for run in runs), runs
+    install_at = next(i for i, (kw, args) in enumerate(_instructions())
+                      if kw == "RUN" and "pip install" in args)
+    user_at = max(i for i, (kw, _) in enumerate(_instructions()) if kw == "USER")
+    assert install_at < user_at, "install as root before switching to the pcs user"
+
+
+def test_dockerfile_exposes_api_and_flower_ports_and_defaults_to_help():
+    instructions = _instructions()
+    exposed = {p for kw, args in instructions if kw == "EXPOSE" for p in args.split()}
+    defaults = Settings()
+    assert {str(defaults.api_port), str(defaults.flower_port)} <= exposed
+    cmd = [args for kw, args in instructions if kw == "CMD"][-1]
+    assert yaml.safe_load(cmd) == ["pcs", "--help"]
+
+
+def test_dockerignore_keeps_local_state_out_of_the_build_context():
+    lines = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    for entry in (".venv", ".pcs", ".git", ".pytest_cache"):
+        assert entry in lines, f".dockerignore does not exclude {entry}"
+    assert any("__pycache__" in line for line in lines)
+    for needed in ("pcs", "workers", "migrations", "pyproject.toml", "alembic.ini"):
+        assert needed not in lines, f".dockerignore excludes {needed}, which the image needs"
