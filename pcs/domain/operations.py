@@ -89,14 +89,18 @@ class PlanOutcome(str, Enum):
 
 def plan_actions(operation: Operation, power_state: str, allowable: list[str]
                  ) -> tuple[PlanOutcome, list[Action]]:
-    """The actions an operation needs from the current power state (API.md operation table)."""
-    is_on = power_state == "on"
+    """The actions an operation needs from the current power state (API.md operation table).
+
+    A state the BMC reports as neither on nor off ('undefined') is never taken as "already there":
+    the action is sent and its result confirmed.
+    """
+    is_on, is_off = power_state == "on", power_state == "off"
     if operation is Operation.ON:
         return (PlanOutcome.ALREADY, []) if is_on else (PlanOutcome.RUN, [Action.ON])
     if operation is Operation.FORCE_OFF:
-        return (PlanOutcome.RUN, [Action.FORCE_OFF]) if is_on else (PlanOutcome.ALREADY, [])
+        return (PlanOutcome.ALREADY, []) if is_off else (PlanOutcome.RUN, [Action.FORCE_OFF])
     if operation in (Operation.OFF, Operation.SOFT_OFF):
-        if not is_on:
+        if is_off:
             return PlanOutcome.ALREADY, []
         return PlanOutcome.RUN, [_shutdown_action(allowable)]
     if operation is Operation.HARD_RESTART:

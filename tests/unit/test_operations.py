@@ -168,17 +168,6 @@ def test_graceful_shutdown_is_sent_as_off_when_gracefulshutdown_is_not_offered(o
     assert reset_type_for(actions[0], allowable) == "Off"
 
 
-@pytest.mark.parametrize("operation, restart", [(HARD_RESTART, True), (SOFT_RESTART, True),
-                                                (INIT, False)])
-@pytest.mark.parametrize("state", ["undefined", ""])
-def test_a_component_that_is_not_on_is_treated_as_not_on(operation, restart, state):
-    outcome, actions = plan_actions(operation, state, FULL)
-    if restart:
-        assert (outcome, actions) == (WRONG, [])
-    else:
-        assert (outcome, actions) == (RUN, [A_ON])
-
-
 # --- escalates_to_force_off -------------------------------------------------------------------
 
 @pytest.mark.parametrize("operation, action, allowable, escalates", [

@@ -1,0 +1,161 @@
+"""Real parts for integration tests: databases, the simulator and worker processes."""
+from __future__ import annotations
+
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
+    """Poll until predicate() is truthy; return its value or raise AssertionError naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_block(size: int, low: int = 20000, high: int = 32000) -> int:
+    """A base port such that base-1 .. base+size-1 are free (below the ephemeral range)."""
+    for _ in range(300):
+        base = random.randrange(low + 1, high - size)
+        if all(port_free(p) for p in range(base - 1, base + size)):
+            return base
+    raise RuntimeError("no free block of ports")
+
+
+def answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+def admin_execute(url: str, sql: str) -> None:
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+class Simulator:
+    """`python -m pcs.simulator` as a child process, driven through its admin endpoint."""
+
+    def __init__(self, bmcs: int, nodes_per_bmc: int = 2, power_delay_s: float = 0.3,
+                 password: str = "initial0", log_path: Path | None = None):
+        self.bmcs, self.nodes_per_bmc, self.password = bmcs, nodes_per_bmc, password
+        self.port_base = free_port_block(bmcs)
+        self.admin = f"http://127.0.0.1:{self.port_base - 1}"
+        argv = [sys.executable, "-m", "pcs.simulator", "--bmcs", str(bmcs), "--nodes-per-bmc",
+                str(nodes_per_bmc), "--port-base", str(self.port_base), "--power-delay",
+                str(power_delay_s), "--password", password]
+        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True, cwd=ROOT)
+        line = self.process.stdout.readline()
+        if "simulator ready" not in line:
+            self.stop()
+            raise RuntimeError(f"simulator did not start: {line}")
+
+    def address(self, i: int) -> str:
+        return f"127.0.0.1:{self.port_base + i}"
+
+    def bmc_body(self, i: int, **overrides) -> dict:
+        from pcs.simulator import bmc_xname
+        body = {"xname": bmc_xname(i), "address": self.address(i), "scheme": "http",
+                "username": "root", "password": self.password, "verifyTls": False}
+        body.update(overrides)
+        return body
+
+    def set_power(self, bmc_xname: str, system: str, state: str) -> None:
+        r = requests.put(f"{self.admin}/admin/bmcs/{bmc_xname}/systems/{system}",
+                         json={"PowerState": state}, timeout=5)
+        r.raise_for_status()
+
+    def set_fault(self, bmc_xname: str, **fault) -> None:
+        requests.put(f"{self.admin}/admin/bmcs/{bmc_xname}/fault", json=fault,
+                     timeout=5).raise_for_status()
+
+    def clear_fault(self, bmc_xname: str) -> None:
+        requests.delete(f"{self.admin}/admin/bmcs/{bmc_xname}/fault", timeout=5)
+
+    def log(self, bmc_xname: str | None = None, since: float | None = None) -> list[dict]:
+        params = {k: v for k, v in (("bmc", bmc_xname), ("since", since)) if v is not None}
+        return requests.get(f"{self.admin}/admin/log", params=params, timeout=5).json()["entries"]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+class Worker:
+    """A real `celery worker` process (threads pool, with its dispatcher)."""
+
+    def __init__(self, env: dict, log_path: Path, concurrency: int = 8, name: str = "w1"):
+        self.log_path = log_path
+        self._log = open(log_path, "ab")
+        argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
+                "--pool", "threads", "--concurrency", str(concurrency), "-Q",
+                env["PCS_QUEUE_NAME"], "-n", f"{name}-{os.getpid()}@%h", "--loglevel", "INFO",
+                "-E", "--without-gossip", "--without-mingle"]
+        self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
+                                        env={**os.environ, **env}, cwd=ROOT)
+        wait_for(lambda: b"ready." in log_path.read_bytes() or self.process.poll() is not None,
+                 timeout=60, what="the celery worker to be ready")
+        if self.process.poll() is not None:
+            raise RuntimeError(f"worker exited: {log_path.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self._log.close()
+
+
+def wait_transition(client, transition_id: str, timeout: float = 30.0) -> dict:
+    """Wait until the transition is completed or aborted; return its body."""
+    def done():
+        body = client.get(f"/transitions/{transition_id}").get_json()
+        return body if body["transitionStatus"] in ("completed", "aborted") else None
+    return wait_for(done, timeout=timeout, interval=0.1, what=f"transition {transition_id}")
+
+
+def post_transition(client, operation: str, xnames: list[str], **extra) -> str:
+    body = {"operation": operation, "location": [{"xname": x} for x in xnames], **extra}
+    response = client.post("/transitions", json=body)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["transitionID"]

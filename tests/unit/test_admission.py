@@ -1,0 +1,69 @@
+"""Unit tests for pcs.domain.admission: the outcome-table rows decided before any BMC is asked."""
+import pytest
+
+from pcs.domain.admission import Verdict, admit
+from pcs.domain.operations import Operation
+from pcs.domain.xnames import parse
+
+FULL = ["On", "ForceOff", "GracefulShutdown", "GracefulRestart"]
+
+
+@pytest.mark.parametrize("operation", list(Operation))
+@pytest.mark.parametrize("in_inventory", [True, False])
+def test_unparsable_xname_fails_as_invalid_xname(operation, in_inventory):
+    assert admit(operation, None, FULL, in_inventory) == Verdict(
+        "failed", "Failed to achieve transition", "Invalid xname")
+
+
+@pytest.mark.parametrize("xname, type_name", [
+    ("x1000", "Cabinet"),
+    ("s0", "System"),
+    ("d0", "CDU"),
+    ("x1000c0s0e0", "NodeEnclosure"),
+    ("x1000c0r0e0", "HSNBoard"),
+    ("x1000c0s0b0n0p0", "Processor"),
+    ("x3000m0p0", "CabinetPDU"),
+])
+@pytest.mark.parametrize("in_inventory", [True, False])
+def test_type_without_power_control_is_unsupported_naming_the_type(xname, type_name, in_inventory):
+    verdict = admit(Operation.ON, parse(xname), FULL, in_inventory)
+    assert verdict == Verdict("unsupported", "Failed to achieve transition",
+                              f"No power control for component type {type_name}")
+
+
+@pytest.mark.parametrize("xname", ["x1000c0s0b0n0", "x1000c0s0b0", "x1000c0", "x3000c0w14",
+                                   "d0w1", "x3000m0p0v1", "x1000c0r0"])
+def test_controllable_component_not_in_inventory_fails_as_missing(xname):
+    assert admit(Operation.ON, parse(xname), FULL, False) == Verdict(
+        "failed", "Failed to achieve transition", "Missing xname")
+
+
+@pytest.mark.parametrize("operation, allowable", [
+    (Operation.ON, ["ForceOff"]),
+    (Operation.OFF, ["On", "ForceOff"]),
+    (Operation.SOFT_OFF, ["On", "ForceOff"]),
+    (Operation.FORCE_OFF, ["On", "GracefulShutdown"]),
+    (Operation.INIT, ["GracefulShutdown", "ForceOff"]),
+    (Operation.HARD_RESTART, ["On"]),
+    (Operation.SOFT_RESTART, ["On"]),
+    (Operation.ON, []),
+    (Operation.FORCE_OFF, None),
+])
+def test_operation_not_supported_by_the_component_is_unsupported(operation, allowable):
+    verdict = admit(operation, parse("x1000c0s0b0n0"), allowable, True)
+    assert verdict == Verdict(
+        "unsupported",
+        f"Component does not support the specified transition operation, {operation.value}",
+        "Unsupported for transition operation")
+
+
+def test_unsupported_description_uses_the_canonical_operation_spelling():
+    verdict = admit(Operation.parse("hard-restart"), parse("x1000c0s0b0n0"), ["On"], True)
+    assert verdict.description == (
+        "Component does not support the specified transition operation, Hard-Restart")
+
+
+@pytest.mark.parametrize("operation", list(Operation))
+@pytest.mark.parametrize("xname", ["x1000c0s0b0n0", "X1000C0S0B0N0", "x1000c0s0", "x3000c0h12s1"])
+def test_supported_operation_on_an_inventoried_component_runs(operation, xname):
+    assert admit(operation, parse(xname), FULL, True) is None

@@ -1,0 +1,83 @@
+"""Unit tests for pcs.domain.confirmation with plain datetimes."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from pcs.domain.confirmation import ConfirmStep, Next, action_deadline, next_confirm_step
+
+T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("now, deadline, can_escalate", [
+    (at(0), at(60), False),
+    (at(59), at(60), True),
+    (at(60), at(60), False),        # reached exactly at the deadline still counts
+    (at(600), at(60), True),        # and even when read after it
+    (at(10_000), None, False),
+])
+@pytest.mark.parametrize("target", ["on", "off"])
+def test_state_reached_is_confirmed(now, deadline, can_escalate, target):
+    step = next_confirm_step(target, target, now, deadline, 1.0, can_escalate)
+    assert step.next is Next.CONFIRMED
+
+
+@pytest.mark.parametrize("observed", ["off", "undefined", None])
+@pytest.mark.parametrize("interval_s, now, deadline, expected_check_at", [
+    (1.0, at(0), at(60), at(1)),
+    (5.0, at(10), at(60), at(15)),
+    (5.0, at(58), at(60), at(60)),      # never after the deadline
+    (30.0, at(59.5), at(60), at(60)),
+    (1.0, at(0), None, at(1)),
+    (2.5, at(100_000), None, at(100_002.5)),
+])
+def test_state_not_reached_before_deadline_asks_again(observed, interval_s, now, deadline,
+                                                      expected_check_at):
+    step = next_confirm_step(observed, "on", now, deadline, interval_s, can_escalate=True)
+    assert step == ConfirmStep(Next.ASK_AGAIN, expected_check_at)
+    if deadline is not None:
+        assert step.check_at <= deadline
+
+
+@pytest.mark.parametrize("now_s", [60, 60.001, 3600])
+@pytest.mark.parametrize("observed", ["on", "undefined", None])
+@pytest.mark.parametrize("can_escalate, expected", [(True, Next.ESCALATE),
+                                                    (False, Next.TIMED_OUT)])
+def test_at_or_after_the_deadline_escalates_or_times_out(now_s, observed, can_escalate, expected):
+    step = next_confirm_step(observed, "off", at(now_s), at(60), 1.0, can_escalate)
+    assert step.next is expected
+
+
+@pytest.mark.parametrize("now_s", [0, 60, 3600, 10 ** 7])
+@pytest.mark.parametrize("can_escalate", [True, False])
+def test_no_deadline_never_times_out_or_escalates(now_s, can_escalate):
+    step = next_confirm_step("on", "off", at(now_s), None, 1.0, can_escalate)
+    assert step.next is Next.ASK_AGAIN
+    assert step.check_at == at(now_s + 1)
+
+
+def test_failed_read_asks_again_rather_than_failing():
+    step = next_confirm_step(None, "off", at(5), at(60), 2.0, can_escalate=False)
+    assert step == ConfirmStep(Next.ASK_AGAIN, at(7))
+
+
+@pytest.mark.parametrize("minutes, minute_s, expected", [
+    (-1, 60.0, None),
+    (-1, 1.0, None),
+    (0, 60.0, at(0)),
+    (0, 1.0, at(0)),
+    (5, 60.0, at(300)),
+    (5, 1.0, at(5)),
+    (1, 60.0, at(60)),
+    (3, 0.5, at(1.5)),
+])
+def test_action_deadline_counts_from_when_the_action_is_sent(minutes, minute_s, expected):
+    assert action_deadline(T0, minutes, minute_s) == expected
+
+
+def test_action_deadline_moves_with_the_send_time():
+    later = at(1234)
+    assert action_deadline(later, 5, 1.0) == later + timedelta(seconds=5)
