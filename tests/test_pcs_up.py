@@ -1,0 +1,113 @@
+"""`pcs up`: the whole stack as child processes, embedded servers by default, external with URLs."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from harness import (ROOT, admin_execute, answers, free_port_block, wait_for, with_database)
+
+pytestmark = pytest.mark.integration
+
+
+class Up:
+    """`pcs up --simulate 4` on free ports, its output collected in a file."""
+
+    def __init__(self, state_dir: Path, env_extra: dict | None = None):
+        base = free_port_block(8)
+        self.api_port, self.flower_port = base, base + 1
+        self.sim_base = base + 4   # simulator admin on base+3, BMCs base+4, base+5
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PCS_")}
+        env.update({"PCS_STATE_DIR": str(state_dir), "PCS_API_PORT": str(self.api_port),
+                    "PCS_FLOWER_PORT": str(self.flower_port),
+                    "PCS_EMBEDDED_PG_PORT": str(free_port_block(1)),
+                    "PCS_EMBEDDED_BROKER_PORT": str(free_port_block(1)),
+                    "PCS_QUEUE_NAME": f"pcs-up-{uuid.uuid4().hex[:6]}",
+                    "PCS_WORKER_CONCURRENCY": "4", "PCS_API_THREADS": "4"})
+        env.update(env_extra or {})
+        self.output = state_dir.parent / f"up-{uuid.uuid4().hex[:6]}.out"
+        self._out = open(self.output, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pcs.cli.main", "up", "--simulate", "4", "--sim-port-base",
+             str(self.sim_base), "--sim-power-delay", "0.2"],
+            stdout=self._out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        wait_for(lambda: b"pcs is up" in self.output.read_bytes() or self.process.poll() is not None,
+                 timeout=120, what="pcs up")
+        assert self.process.poll() is None, self.output.read_text()
+        self.api = f"http://127.0.0.1:{self.api_port}"
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(60)
+        self._out.close()
+        return code
+
+
+def _power_on(api: str, xname: str) -> dict:
+    r = requests.post(f"{api}/transitions", json={"operation": "on",
+                                                   "location": [{"xname": xname}]}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.headers["Location"] == f"../transitions/{r.json()['transitionID']}"
+    tid = r.json()["transitionID"]
+
+    def finished():
+        body = requests.get(f"{api}/transitions/{tid}", timeout=10).json()
+        return body if body["transitionStatus"] == "completed" else None
+    return wait_for(finished, timeout=60, what="the transition to complete")
+
+
+@pytest.fixture
+def state_dir():
+    path = Path(tempfile.mkdtemp(prefix="pcs-up-"))
+    path.chmod(0o711)   # embedded PostgreSQL runs as its own user and must reach its data
+    return path / "state"
+
+
+def test_embedded_stack_runs_a_transition_stops_cleanly_and_restarts_on_its_state(state_dir):
+    up = Up(state_dir)
+    try:
+        body = _power_on(up.api, "x1000c0s0b0n0")
+        assert body["tasks"] == [{"xname": "x1000c0s0b0n0", "taskStatus": "succeeded",
+                                  "taskStatusDescription": "Transition confirmed, on"}]
+        assert requests.get(f"http://127.0.0.1:{up.flower_port}/", timeout=10).status_code == 200
+        assert (state_dir / "postgres").is_dir() and (state_dir / "valkey").is_dir()
+        assert (state_dir / "secret.key").stat().st_mode & 0o077 == 0
+    finally:
+        assert up.stop() == 0
+    # Everything it started is gone.
+    for port in (up.api_port, up.flower_port, up.sim_base):
+        assert not answers("127.0.0.1", port)
+
+    again = Up(state_dir)
+    try:
+        listed = requests.get(f"{again.api}/transitions", timeout=10).json()["transitions"]
+        assert [t["transitionID"] for t in listed] == [body["transitionID"]]
+        assert _power_on(again.api, "x1000c0s1b0n1")["transitionStatus"] == "completed"
+    finally:
+        assert again.stop() == 0
+
+
+def test_stack_uses_external_servers_when_urls_are_set(state_dir, server_urls):
+    admin_url, broker_url = server_urls
+    name = f"pcs_up_{uuid.uuid4().hex[:8]}"
+    admin_execute(admin_url, f'CREATE DATABASE "{name}"')
+    up = None
+    try:
+        up = Up(state_dir, {"PCS_DATABASE_URL": with_database(admin_url, name),
+                            "PCS_BROKER_URL": broker_url, "PCS_SECRET_KEY": "external-key"})
+        body = _power_on(up.api, "x1000c0s0b0n1")
+        assert body["tasks"][0]["taskStatus"] == "succeeded"
+        # No embedded server was started: no data directories under the state dir.
+        assert not (state_dir / "postgres").exists() and not (state_dir / "valkey").exists()
+        assert "external" in up.output.read_text()
+    finally:
+        if up is not None:
+            assert up.stop() == 0
+        admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
