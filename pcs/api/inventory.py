@@ -73,7 +73,9 @@ def patch_bmc(xname: str):
     changes = {renamed.get(k, k): v for k, v in changes.items()}
     with svc.db.transaction() as session:
         current = store.get_bmc(session, xnames.normalize(xname))
-        password = changes.get("password") or svc.credentials.decrypt(current.password_encrypted)
+        # Verify with exactly what will be stored (an empty password is a password too).
+        password = (changes["password"] if "password" in changes
+                    else svc.credentials.decrypt(current.password_encrypted))
         merged = store.BmcRegistration(
             current.xname, changes.get("address", current.address),
             changes.get("scheme", current.scheme), changes.get("username", current.username),

@@ -1,6 +1,8 @@
 """Marshmallow schemas: the wire format of every request and response."""
 from __future__ import annotations
 
+from datetime import timezone
+
 from marshmallow import (EXCLUDE, Schema, ValidationError, fields, post_load, validate,
                          validates, validates_schema)
 
@@ -12,6 +14,8 @@ def rfc3339(value) -> str:
     """RFC 3339 with offset, '' where never set."""
     if value is None:
         return ""
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)   # the session time zone may be any
     return value.isoformat().replace("+00:00", "Z")
 
 

@@ -27,7 +27,8 @@ def liveness():
 @bp.get("/readiness")
 def readiness():
     checks = _checks()
-    ready = all(c["ok"] for c in checks.values()) and checks["workers"]["count"] > 0
+    ready = (checks["database"]["ok"] and checks["broker"]["ok"]
+             and checks["workers"]["count"] > 0)
     return "", 204 if ready else 503
 
 

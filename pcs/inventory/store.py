@@ -110,7 +110,7 @@ def get_bmc(session: Session, xname: str) -> Bmc:
 def list_components(session: Session) -> list[tuple[Component, str]]:
     return list(session.execute(
         select(Component, Bmc.xname).join(Bmc, Bmc.id == Component.bmc_id)
-        .order_by(Component.xname)).tuples())
+        .order_by(Component.xname)))
 
 
 def bmc_address(bmc: Bmc, credentials: CredentialStore, ca_bundle: str | None) -> BmcAddress:
