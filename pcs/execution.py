@@ -9,11 +9,10 @@ A step never waits: it defers the task with next_check_at and the dispatcher sen
 from __future__ import annotations
 
 import logging
-import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pcs import events, scheduler
@@ -29,6 +28,7 @@ from pcs.models import Bmc, BmcExchange, Component, Transition, TransitionTask
 from pcs.redfish.client import Exchange, RedfishClient, client_for
 
 log = logging.getLogger(__name__)
+exchanges = BmcExchange.__table__
 
 
 @dataclass
@@ -50,6 +50,7 @@ class StepContext:
     bmc_id: int
     client: RedfishClient
     ended: bool = False
+    unrecorded: list = field(default_factory=list)   # (Exchange, purpose) not yet stored
 
 
 class Executor:
@@ -98,25 +99,27 @@ class Executor:
     # -- phases -------------------------------------------------------------------------------
     def _gather(self, ctx: StepContext) -> bool:
         state, exchange = ctx.client.get_power_state(ctx.system_path)
+        ctx.unrecorded.append((exchange, "gather"))
+        outcome, actions = plan_actions(ctx.operation, state, ctx.allowable) if state else (
+            None, [])
+        if outcome is PlanOutcome.RUN and ctx.reset_target and all(
+                reset_type_for(a, ctx.allowable) for a in actions):
+            # Stored with the intent of the first action, in the next transaction.
+            ctx.plan, ctx.phase = actions, "apply"
+            ctx.action, ctx.action_sent_at = None, None
+            return True
         with self.db.transaction() as session:
-            self._record(session, ctx, exchange, "gather")
+            self._write_exchanges(session, ctx)
             if state is None:
                 return self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
-                                     exchange.error)
-            outcome, actions = plan_actions(ctx.operation, state, ctx.allowable)
+                                 exchange.error)
             if outcome is PlanOutcome.ALREADY:
                 return self._end(session, ctx, "succeeded", outcomes.ALREADY_IN_STATE)
             if outcome is PlanOutcome.WRONG_STATE:
-                return self._end(session, ctx, "failed",
-                                     outcomes.must_be_on(ctx.operation.value),
-                                     outcomes.WRONG_POWER_STATE)
-            if not ctx.reset_target or any(reset_type_for(a, ctx.allowable) is None
-                                           for a in actions):
-                return self._end(session, ctx, "failed", outcomes.FAILED_TO_CONSTRUCT,
-                                     outcomes.power_action_not_supported(ctx.xname))
-            ctx.plan, ctx.phase = actions, "apply"
-            ctx.action, ctx.action_sent_at = None, None
-            return self._save(session, ctx)
+                return self._end(session, ctx, "failed", outcomes.must_be_on(ctx.operation.value),
+                                 outcomes.WRONG_POWER_STATE)
+            return self._end(session, ctx, "failed", outcomes.FAILED_TO_CONSTRUCT,
+                             outcomes.power_action_not_supported(ctx.xname))
 
     def _apply(self, ctx: StepContext) -> bool:
         action = ctx.plan[0]
@@ -125,12 +128,15 @@ class Executor:
             # died): never send blindly again, read the state first.
             ctx.phase = "confirm"
             ctx.deadline_at = self._deadline_for(ctx, action, ctx.action_sent_at)
-            return self._with_session(lambda s: self._save(s, ctx))
+            with self.db.transaction() as session:
+                self._write_exchanges(session, ctx)
+                return self._save(session, ctx)
         reset_type = reset_type_for(action, ctx.allowable)
         sent_at = scheduler.utcnow()
         with self.db.transaction() as session:
             ctx.action, ctx.action_sent_at = action, sent_at
             ctx.description = outcomes.applying(action.value)
+            self._write_exchanges(session, ctx)
             exchange_id = self._record_intent(session, ctx, reset_type, sent_at)
             if not self._save(session, ctx):
                 return False
@@ -159,8 +165,9 @@ class Executor:
             observed, TARGET_STATE[action], now, ctx.deadline_at,
             self.settings.confirm_interval_s,
             escalates_to_force_off(ctx.operation, action, ctx.allowable))
+        ctx.unrecorded.append((exchange, "confirm"))
         with self.db.transaction() as session:
-            self._record(session, ctx, exchange, "confirm")
+            self._write_exchanges(session, ctx)
             if step.next is Next.ASK_AGAIN:
                 ctx.description = outcomes.confirming(action.value)
                 self._defer(session, ctx, step.check_at)
@@ -185,10 +192,6 @@ class Executor:
             return sent_at + timedelta(seconds=self.settings.forceoff_confirm_s)
         return action_deadline(sent_at, ctx.deadline_minutes, self.settings.minute_s)
 
-    def _with_session(self, fn):
-        with self.db.transaction() as session:
-            return fn(session)
-
     def _fields(self, ctx: StepContext) -> dict:
         return {"phase": ctx.phase, "plan": [a.value for a in ctx.plan],
                 "action": ctx.action.value if ctx.action else None,
@@ -205,28 +208,32 @@ class Executor:
     def _end(self, session: Session, ctx: StepContext, state: str, description: str,
              error: str | None = "") -> bool:
         """End the task; returns False so that a phase can `return self._end(...)` and stop."""
+        self._write_exchanges(session, ctx)   # the BMC's answers are stored before the outcome
         if scheduler.finish(session, ctx.claim, state, description, error or ""):
             ctx.ended = True
             events.record(session, ctx.claim.transition_id, "task", ctx.xname, state=state,
                           description=description, error=error or "")
         return False
 
-    def _record(self, session: Session, ctx: StepContext, exchange: Exchange, purpose: str):
-        session.execute(insert(BmcExchange).values(
-            task_id=ctx.claim.task_id, bmc_id=ctx.bmc_id, purpose=purpose, state="done",
-            **_exchange_columns(exchange)))
+    def _write_exchanges(self, session: Session, ctx: StepContext) -> None:
+        """Store the exchanges made since the last write (always before any outcome)."""
+        if ctx.unrecorded:
+            session.execute(exchanges.insert(), [
+                dict(_exchange_columns(exchange), task_id=ctx.claim.task_id, bmc_id=ctx.bmc_id,
+                     purpose=purpose, state="done") for exchange, purpose in ctx.unrecorded])
+            ctx.unrecorded.clear()
 
     def _record_intent(self, session: Session, ctx: StepContext, reset_type: str,
                        sent_at: datetime) -> int:
-        return session.scalar(insert(BmcExchange).values(
+        return session.scalar(exchanges.insert().values(
             task_id=ctx.claim.task_id, bmc_id=ctx.bmc_id, purpose="apply", state="sending",
             method="POST", path=ctx.reset_target, request_body={"ResetType": reset_type},
-            sent_at=sent_at).returning(BmcExchange.id))
+            sent_at=sent_at).returning(exchanges.c.id))
 
     def _complete_exchange(self, session: Session, exchange_id: int, exchange: Exchange):
         columns = _exchange_columns(exchange)
         columns.pop("sent_at")
-        session.execute(update(BmcExchange).where(BmcExchange.id == exchange_id)
+        session.execute(exchanges.update().where(exchanges.c.id == exchange_id)
                         .values(state="done", **columns))
 
     def _load(self, session: Session, claim: scheduler.Claim) -> StepContext | None:

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import ARRAY, BigInteger, String, bindparam, func, insert, select, text, update
+from sqlalchemy import ARRAY, String, bindparam, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from pcs import events
@@ -20,8 +20,10 @@ from pcs.config import Settings
 from pcs.domain import xnames
 from pcs.domain.admission import admit
 from pcs.domain.operations import Operation
-from pcs.models import (DEFERRED, DISPATCHED, QUEUED, READY, RUNNING, Component, Transition,
-                        TransitionTask)
+from pcs.models import DEFERRED, DISPATCHED, QUEUED, RUNNING, Component, Transition, TransitionTask
+
+# Hot-path statements use the Core tables: the ORM's bulk-update machinery costs CPU per call.
+tasks = TransitionTask.__table__
 
 _ACTIVE_SQL = "('ready','dispatched','running','deferred')"
 _FINAL_SQL = "('succeeded','failed','unsupported')"
@@ -113,14 +115,20 @@ def dispatch(session: Session, now: datetime, budget: int) -> list[tuple[int, st
     """Move up to `budget` ready and due deferred tasks to dispatched; publish after commit."""
     if budget <= 0:
         return []
-    return [tuple(r) for r in session.execute(text("""
+    picked = session.execute(text("""
         UPDATE transition_tasks t SET state = 'dispatched', dispatched_at = :now
         FROM (SELECT id FROM transition_tasks
               WHERE state = 'ready' OR (state = 'deferred' AND next_check_at <= :now)
               ORDER BY seq LIMIT :budget FOR UPDATE SKIP LOCKED) pick
         WHERE t.id = pick.id
-        RETURNING t.id, t.xname
-    """), {"now": now, "budget": budget})]
+        RETURNING t.id, t.xname, t.transition_id
+    """), {"now": now, "budget": budget}).all()
+    started = sorted({row.transition_id for row in picked})
+    if started:
+        # A transition is in progress from the moment its first task goes to a worker.
+        session.execute(text("UPDATE transitions SET status = 'in-progress' "
+                             "WHERE id = ANY(:ids) AND status = 'new'"), {"ids": started})
+    return [(row.id, row.xname) for row in picked]
 
 
 def dispatched_count(session: Session) -> int:
@@ -132,24 +140,22 @@ class Claim:
     task_id: int
     attempt: int
     transition_id: uuid.UUID
+    component_id: int | None
 
 
 def claim(session: Session, task_id: int, lease_s: float) -> Claim | None:
     """Start a dispatched task. None for a duplicate or stale message (acknowledge and drop)."""
     now = utcnow()
     row = session.execute(
-        update(TransitionTask)
-        .where(TransitionTask.id == task_id, TransitionTask.state == DISPATCHED)
-        .values(state=RUNNING, attempt=TransitionTask.attempt + 1,
+        tasks.update()
+        .where(tasks.c.id == task_id, tasks.c.state == DISPATCHED)
+        .values(state=RUNNING, attempt=tasks.c.attempt + 1,
                 lease_until=now + timedelta(seconds=lease_s),
-                started_at=func.coalesce(TransitionTask.started_at, now))
-        .returning(TransitionTask.attempt, TransitionTask.transition_id)).first()
+                started_at=func.coalesce(tasks.c.started_at, now))
+        .returning(tasks.c.attempt, tasks.c.transition_id, tasks.c.component_id)).first()
     if row is None:
         return None
-    session.execute(update(Transition)
-                    .where(Transition.id == row.transition_id, Transition.status == "new")
-                    .values(status="in-progress"))
-    return Claim(task_id, row.attempt, row.transition_id)
+    return Claim(task_id, row.attempt, row.transition_id, row.component_id)
 
 
 def progress(session: Session, claim: Claim, **fields) -> bool:
@@ -168,8 +174,7 @@ def finish(session: Session, claim: Claim, state: str, description: str, error: 
     After the commit, call complete_if_done() in a new transaction: the check must run after this
     task's commit so that the last task to finish always sees every other task finished.
     """
-    component_id = session.scalar(select(TransitionTask.component_id)
-                                  .where(TransitionTask.id == claim.task_id))
+    component_id = claim.component_id
     if component_id is not None:
         session.execute(select(Component.id).where(Component.id == component_id)
                         .with_for_update())
@@ -183,9 +188,9 @@ def finish(session: Session, claim: Claim, state: str, description: str, error: 
 
 def _fenced(session: Session, claim: Claim, new_state: str, fields: dict) -> bool:
     result = session.execute(
-        update(TransitionTask)
-        .where(TransitionTask.id == claim.task_id, TransitionTask.state == RUNNING,
-               TransitionTask.attempt == claim.attempt)
+        tasks.update()
+        .where(tasks.c.id == claim.task_id, tasks.c.state == RUNNING,
+               tasks.c.attempt == claim.attempt)
         .values(state=new_state, **fields))
     return result.rowcount == 1
 

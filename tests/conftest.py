@@ -11,9 +11,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-import requests
 
-from harness import Simulator, Worker, admin_execute, answers, wait_for, with_database
+from harness import Simulator, Worker, admin_execute, answers, with_database
 
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"

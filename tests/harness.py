@@ -122,13 +122,14 @@ class Simulator:
 class Worker:
     """A real `celery worker` process (threads pool, with its dispatcher)."""
 
-    def __init__(self, env: dict, log_path: Path, concurrency: int = 8, name: str = "w1"):
+    def __init__(self, env: dict, log_path: Path, concurrency: int = 8, name: str = "w1",
+                 events: bool = True):
         self.log_path = log_path
         self._log = open(log_path, "ab")
         argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
                 "--pool", "threads", "--concurrency", str(concurrency), "-Q",
                 env["PCS_QUEUE_NAME"], "-n", f"{name}-{os.getpid()}@%h", "--loglevel", "INFO",
-                "-E", "--without-gossip", "--without-mingle"]
+                "--without-gossip", "--without-mingle"] + (["-E"] if events else [])
         self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
                                         env={**os.environ, **env}, cwd=ROOT)
         wait_for(lambda: b"ready." in log_path.read_bytes() or self.process.poll() is not None,

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from harness import post_transition, wait_for, wait_transition
-from pcs.models import BmcExchange, Component, Transition, TransitionTask
+from harness import post_transition, wait_transition
+from pcs.models import Component, Transition, TransitionTask
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +81,6 @@ def test_busy_component_makes_later_work_wait_in_fifo_order(client, fleet, worke
 def test_messages_carry_task_ids_only(settings, fleet, worker, client):
     """The Celery message of a step names a task ID (and argsrepr the xname): no credentials."""
     import redis
-    from kombu import Connection
     r = redis.Redis.from_url(settings.broker_url)
     # Publish through the service with no worker consuming a private queue, then read it raw.
     import dataclasses

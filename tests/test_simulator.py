@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import json
-import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -13,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from harness import free_port_block
 
 from pcs.simulator import bmc_xname
 from pcs.simulator.fleet import Fleet, FleetError, System
@@ -140,17 +140,6 @@ def test_request_log_filters_and_bound():
 
 
 # --------------------------------------------------------- integration tests
-def _port_block_free(first: int, count: int) -> bool:
-    for port in range(first, first + count):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
-
-
 class Sim:
     def __init__(self, proc, port_base, admin_port, ready_line, startup_s):
         self.proc = proc
@@ -176,15 +165,7 @@ class Sim:
 def start_sim(bmcs: int, extra=(), attempts: int = 5) -> Sim:
     last_err = "no attempt"
     for _ in range(attempts):
-        # 40000-50000 overlaps the ephemeral port range, so client sockets (and
-        # their TIME_WAIT remnants) may hold ports: look for a wholly free block.
-        for _ in range(500):
-            base = random.randint(40001, 50000 - bmcs - 1)
-            if _port_block_free(base - 1, bmcs + 1):
-                break
-        else:
-            last_err = "no free port block found"
-            continue
+        base = free_port_block(bmcs)   # below the ephemeral range, where clients don't bind
         cmd = [sys.executable, "-m", "pcs.simulator", "--bmcs", str(bmcs),
                "--port-base", str(base), *extra]
         t0 = time.monotonic()

@@ -12,7 +12,7 @@ from pcs.domain import xnames
 from pcs.domain.operations import supported_operations
 from pcs.errors import Conflict, InvalidRequest
 from pcs.inventory import store
-from pcs.inventory.discovery import SERVICE_ROOT, discover_systems
+from pcs.inventory.discovery import discover_systems
 from pcs.models import Component
 from pcs.redfish.client import RedfishClient
 

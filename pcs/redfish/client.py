@@ -1,12 +1,10 @@
 """One BMC exchange, timed and described; reads retried with care, actions never blindly."""
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http import HTTPStatus
 from urllib.parse import urljoin, urlsplit
 
 import requests
