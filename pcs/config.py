@@ -59,8 +59,9 @@ class Settings:
         256, "PCS_MAX_DISPATCHED", "task messages waiting in the broker at most (bounded depth)")
     bmc_max_inflight: int = _opt(
         16, "PCS_BMC_MAX_INFLIGHT", "power actions in flight per BMC")
+    # A step may read three times (PCS_STATUS_TIMEOUT each) and send one action: keep well above.
     lease_s: float = _opt(
-        120.0, "PCS_LEASE_S", "seconds a running step may take before the reaper takes it back")
+        300.0, "PCS_LEASE_S", "seconds a running step may take before the reaper takes it back")
     redispatch_after_s: float = _opt(
         60.0, "PCS_REDISPATCH_AFTER_S", "seconds a dispatched message may wait before re-sending")
     reap_interval_s: float = _opt(15.0, "PCS_REAP_INTERVAL_S", "seconds between reaper runs")

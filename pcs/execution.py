@@ -137,9 +137,9 @@ class Executor:
             ctx.action, ctx.action_sent_at = action, sent_at
             ctx.description = outcomes.applying(action.value)
             self._write_exchanges(session, ctx)
-            exchange_id = self._record_intent(session, ctx, reset_type, sent_at)
             if not self._save(session, ctx):
                 return False
+            exchange_id = self._record_intent(session, ctx, reset_type, sent_at)
         exchange = ctx.client.reset(ctx.reset_target, reset_type)
         with self.db.transaction() as session:
             self._complete_exchange(session, exchange_id, exchange)
@@ -200,10 +200,20 @@ class Executor:
 
     def _save(self, session: Session, ctx: StepContext) -> bool:
         """Store progress; False when the task is no longer ours (aborted or reaped)."""
-        return scheduler.progress(session, ctx.claim, **self._fields(ctx))
+        if scheduler.progress(session, ctx.claim, **self._fields(ctx)):
+            return True
+        return self._end_if_aborting(session, ctx)
 
     def _defer(self, session: Session, ctx: StepContext, check_at: datetime) -> None:
-        scheduler.defer(session, ctx.claim, check_at, **self._fields(ctx))
+        if not scheduler.defer(session, ctx.claim, check_at, **self._fields(ctx)):
+            self._end_if_aborting(session, ctx)
+
+    def _end_if_aborting(self, session: Session, ctx: StepContext) -> bool:
+        # The transition was aborted while this step ran: what was sent is not reversed.
+        if scheduler.abort_signaled(session, ctx.claim.transition_id):
+            self._end(session, ctx, "failed", outcomes.aborted(ctx.description),
+                      outcomes.TRANSITION_ABORTED)
+        return False
 
     def _end(self, session: Session, ctx: StepContext, state: str, description: str,
              error: str | None = "") -> bool:

@@ -12,12 +12,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import ARRAY, String, bindparam, func, insert, select, text
+from sqlalchemy import ARRAY, String, bindparam, exists, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from pcs import events
 from pcs.config import Settings
-from pcs.domain import xnames
+from pcs.errors import NotFound, TransitionFinished
+from pcs.domain import outcomes, xnames
 from pcs.domain.admission import admit
 from pcs.domain.operations import Operation
 from pcs.models import DEFERRED, DISPATCHED, QUEUED, RUNNING, Component, Transition, TransitionTask
@@ -159,13 +160,21 @@ def claim(session: Session, task_id: int, lease_s: float) -> Claim | None:
 
 
 def progress(session: Session, claim: Claim, **fields) -> bool:
-    """Record progress of a running task. False when this worker no longer owns it (fenced)."""
-    return _fenced(session, claim, RUNNING, fields)
+    """Record progress of a running task. False when this worker no longer owns it (fenced) or
+    its transition is being aborted (then end it with finish_aborted)."""
+    return _fenced(session, claim, RUNNING, fields, unless_aborting=True)
 
 
 def defer(session: Session, claim: Claim, next_check_at: datetime, **fields) -> bool:
-    """Park a running task until next_check_at, still holding its component's slot."""
-    return _fenced(session, claim, DEFERRED, dict(fields, next_check_at=next_check_at))
+    """Park a running task until next_check_at, still holding its component's slot. False as
+    for progress()."""
+    return _fenced(session, claim, DEFERRED, dict(fields, next_check_at=next_check_at),
+                   unless_aborting=True)
+
+
+def abort_signaled(session: Session, transition_id: uuid.UUID) -> bool:
+    return session.scalar(select(Transition.status).where(Transition.id == transition_id)) == (
+        "abort-signaled")
 
 
 def finish(session: Session, claim: Claim, state: str, description: str, error: str = "") -> bool:
@@ -186,33 +195,78 @@ def finish(session: Session, claim: Claim, state: str, description: str, error: 
     return done
 
 
-def _fenced(session: Session, claim: Claim, new_state: str, fields: dict) -> bool:
-    result = session.execute(
-        tasks.update()
-        .where(tasks.c.id == claim.task_id, tasks.c.state == RUNNING,
-               tasks.c.attempt == claim.attempt)
-        .values(state=new_state, **fields))
-    return result.rowcount == 1
+def _fenced(session: Session, claim: Claim, new_state: str, fields: dict,
+            unless_aborting: bool = False) -> bool:
+    statement = tasks.update().where(tasks.c.id == claim.task_id, tasks.c.state == RUNNING,
+                                     tasks.c.attempt == claim.attempt)
+    if unless_aborting:
+        statement = statement.where(~exists().where(Transition.id == claim.transition_id,
+                                                    Transition.status == "abort-signaled"))
+    return session.execute(statement.values(state=new_state, **fields)).rowcount == 1
+
+
+def abort(session: Session, transition_id: uuid.UUID) -> str:
+    """Abort a transition: every task not executing an action now fails at once; the ones
+    executing end at their next step. Returns the new status ('aborted' or 'abort-signaled').
+
+    Raises NotFound, or TransitionFinished for a completed transition.
+    """
+    transition = session.scalar(select(Transition).where(Transition.id == transition_id)
+                                .with_for_update())
+    if transition is None:
+        raise NotFound(f"transition {transition_id} not found")
+    if transition.status == "completed":
+        raise TransitionFinished(outcomes.ALREADY_FINISHED)
+    if transition.status in ("aborted", "abort-signaled"):
+        return transition.status
+    components = session.scalars(
+        select(Component.id).join(TransitionTask, TransitionTask.component_id == Component.id)
+        .where(TransitionTask.transition_id == transition_id,
+               TransitionTask.state.in_(("queued", "ready", "dispatched", "deferred")))
+        .order_by(Component.xname).with_for_update(of=Component)).all()
+    ended = session.execute(text(f"""
+        UPDATE transition_tasks
+        SET state = 'failed', error = :error, finished_at = now(), next_check_at = NULL,
+            description = 'Aborted. Last status - ' ||
+                          CASE WHEN description = '' THEN :new ELSE description END
+        WHERE transition_id = :id AND state IN ('queued','ready','dispatched','deferred')
+        RETURNING xname
+    """), {"id": transition_id, "error": outcomes.TRANSITION_ABORTED,
+           "new": outcomes.GATHERING_DATA}).scalars().all()
+    promote(session, list(components))
+    executing = session.scalar(select(func.count()).where(
+        TransitionTask.transition_id == transition_id, TransitionTask.state == RUNNING))
+    transition.status = "abort-signaled" if executing else "aborted"
+    if not executing:
+        transition.finished_at = utcnow()
+    events.record(session, transition_id, "transition", status=transition.status,
+                  aborted=len(ended))
+    return transition.status
 
 
 def complete_if_done(session: Session, transition_id: uuid.UUID) -> bool:
-    """Mark the transition completed when none of its tasks is unfinished."""
-    result = session.execute(text(f"""
-        UPDATE transitions SET status = 'completed', finished_at = now()
-        WHERE id = :id AND status IN ('new', 'in-progress')
+    """Mark the transition completed (or aborted, when an abort was signaled) once none of its
+    tasks is unfinished."""
+    status = session.scalar(text(f"""
+        UPDATE transitions
+        SET status = CASE WHEN status = 'abort-signaled' THEN 'aborted' ELSE 'completed' END,
+            finished_at = now()
+        WHERE id = :id AND status IN ('new', 'in-progress', 'abort-signaled')
           AND NOT EXISTS (SELECT 1 FROM transition_tasks
                           WHERE transition_id = :id AND state NOT IN {_FINAL_SQL})
+        RETURNING status
     """), {"id": transition_id})
-    if result.rowcount:
-        events.record(session, transition_id, "transition", status="completed")
-    return bool(result.rowcount)
+    if status:
+        events.record(session, transition_id, "transition", status=status)
+    return status is not None
 
 
 def complete_finished(session: Session) -> int:
     """Complete every unfinished transition whose tasks have all ended (a worker died between
     finishing its task and the completion check)."""
     ids = session.scalars(text(f"""
-        SELECT t.id FROM transitions t WHERE t.status IN ('new', 'in-progress')
+        SELECT t.id FROM transitions t
+        WHERE t.status IN ('new', 'in-progress', 'abort-signaled')
           AND NOT EXISTS (SELECT 1 FROM transition_tasks k
                           WHERE k.transition_id = t.id AND k.state NOT IN {_FINAL_SQL})
     """)).all()

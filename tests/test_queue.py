@@ -99,3 +99,28 @@ def test_messages_carry_task_ids_only(settings, fleet, worker, client):
     assert body[0] == [12345]
     assert envelope["headers"]["task"] == "pcs.run_step"
     assert envelope["headers"]["argsrepr"] == "(12345, 'x1000c0s0b0n0')"
+
+
+def test_reaper_resends_a_task_whose_message_was_lost(client, fleet, worker, db, settings):
+    """A task left dispatched with no message (broker restart) is sent again by the reaper."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from pcs import scheduler
+    from pcs.broker import Publisher
+    from pcs.domain.operations import Operation
+
+    fleet.set_power("x1000c1s3b0", "Node1", "Off")
+    with db.transaction() as s:
+        transition = scheduler.submit(s, settings, Operation.ON, 5,
+                                      [scheduler.Location("x1000c1s3b0n1")], {})
+        # As if the dispatcher had marked it and the message died with the broker.
+        s.execute(update(TransitionTask).where(TransitionTask.transition_id == transition.id)
+                  .values(state="dispatched",
+                          dispatched_at=scheduler.utcnow() - timedelta(hours=1)))
+    tid = str(transition.id)
+    assert client.get(f"/transitions/{tid}").get_json()["tasks"][0]["taskStatus"] == "new"
+    Publisher(settings).celery.send_task("pcs.reap", queue=settings.queue_name)
+    body = wait_transition(client, tid, timeout=30)
+    assert body["tasks"][0]["taskStatusDescription"] == "Transition confirmed, on"

@@ -7,8 +7,10 @@ from flask import Blueprint, request
 
 from pcs import queries, scheduler
 from pcs.api.body import json_body
-from pcs.api.schemas import TransitionCreated, TransitionDetail, TransitionList, TransitionRequest
+from pcs.api.schemas import (AbortAccepted, TransitionCreated, TransitionDetail, TransitionList,
+                             TransitionRequest)
 from pcs.api.services import services
+from pcs.domain import outcomes
 from pcs.errors import InvalidRequest, TooManyLocations
 
 bp = Blueprint("transitions", __name__)
@@ -45,6 +47,14 @@ def get_transition(transition_id: str):
     with services().db.transaction() as session:
         view = queries.get_transition(session, parse_uuid(transition_id))
     return TransitionDetail().dump(view)
+
+
+@bp.delete("/transitions/<transition_id>")
+def abort_transition(transition_id: str):
+    svc = services()
+    with svc.db.transaction() as session:
+        scheduler.abort(session, parse_uuid(transition_id))
+    return AbortAccepted().dump({"abortStatus": outcomes.ABORT_STATUS_ACCEPTED}), 202
 
 
 def parse_uuid(text: str) -> uuid.UUID:

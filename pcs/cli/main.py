@@ -29,9 +29,12 @@ def up(simulate: int = typer.Option(0, help="also simulate N nodes, two per node
     """Start PostgreSQL and Valkey (embedded unless PCS_DATABASE_URL / PCS_BROKER_URL are set),
     apply migrations, and run api, worker, beat and Flower until Ctrl-C or SIGTERM."""
     from pcs.embedded import EmbeddedServerError
+    from pcs.logs import configure_logging
     from pcs.stack import Stack
 
-    stack = Stack(_settings(), simulate=simulate, sim_port_base=sim_port_base,
+    settings = _settings()
+    configure_logging(settings.log_level)
+    stack = Stack(settings, simulate=simulate, sim_port_base=sim_port_base,
                   sim_power_delay_s=sim_power_delay, say=lambda m: console.print(m, highlight=False))
     try:
         stack.start()
