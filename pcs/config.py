@@ -57,15 +57,12 @@ class Settings:
         0.2, "PCS_DISPATCH_INTERVAL_S", "seconds between dispatcher passes")
     max_dispatched: int = _opt(
         256, "PCS_MAX_DISPATCHED", "task messages waiting in the broker at most (bounded depth)")
-    bmc_max_inflight: int = _opt(
-        16, "PCS_BMC_MAX_INFLIGHT", "power actions in flight per BMC")
     # A step may read three times (PCS_STATUS_TIMEOUT each) and send one action: keep well above.
     lease_s: float = _opt(
         300.0, "PCS_LEASE_S", "seconds a running step may take before the reaper takes it back")
     redispatch_after_s: float = _opt(
         60.0, "PCS_REDISPATCH_AFTER_S", "seconds a dispatched message may wait before re-sending")
     reap_interval_s: float = _opt(15.0, "PCS_REAP_INTERVAL_S", "seconds between reaper runs")
-    resend_limit: int = _opt(2, "PCS_RESEND_LIMIT", "re-sends of an On or ForceOff that did not move")
     ca_bundle: str | None = _opt(None, "PCS_CA_BUNDLE", "CA bundle for https BMCs (default: system)")
     queue_name: str = _opt("pcs", "PCS_QUEUE_NAME", "Celery queue the workers consume")
     log_level: str = _opt("INFO", "PCS_LOG_LEVEL", "log level of every process")

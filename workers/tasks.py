@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from pcs import scheduler
+from pcs import retention, scheduler
 from workers.runtime import runtime
 
 
@@ -15,8 +15,11 @@ def run_step(task_id: int) -> None:
 
 @shared_task(name="pcs.reap", ignore_result=True)
 def reap() -> None:
-    """Re-send lost messages, take back tasks of dead workers, promote missed queue heads."""
+    """Re-send lost messages, take back tasks of dead workers, promote missed queue heads;
+    expire old transitions."""
     rt = runtime()
     with rt.db.transaction() as session:
         again = scheduler.reap(session, rt.settings)
     rt.publisher.publish(again)
+    with rt.db.transaction() as session:
+        retention.expire(session, rt.settings)
