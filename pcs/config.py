@@ -51,6 +51,8 @@ class Settings:
     expire_time_mins: int = _opt(1440, "PCS_EXPIRE_TIME_MINS", "minutes a transition is kept")
     max_num_completed: int = _opt(
         20000, "PCS_MAX_NUM_COMPLETED", "finished transitions kept, oldest deleted first")
+    queue_timeout_minutes: float = _opt(
+        60, "PCS_QUEUE_TIMEOUT_MINUTES", "minutes a task may wait in a component's queue")
     max_locations: int = _opt(100000, "PCS_MAX_LOCATIONS", "locations accepted in one request")
     worker_concurrency: int = _opt(32, "PCS_WORKER_CONCURRENCY", "threads per worker process")
     dispatch_interval_s: float = _opt(

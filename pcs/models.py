@@ -132,6 +132,16 @@ class BmcExchange(Base):
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class ComponentLock(Base):
+    """An administrator's lock: work for the component fails at once while it stands."""
+    __tablename__ = "component_locks"
+    xname: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    locked_by: Mapped[dict] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=text("now()"))
+
+
 class Event(Base):
     __tablename__ = "events"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -21,7 +21,8 @@ from pcs.errors import NotFound, TransitionFinished
 from pcs.domain import outcomes, xnames
 from pcs.domain.admission import admit
 from pcs.domain.operations import Operation
-from pcs.models import DEFERRED, DISPATCHED, QUEUED, RUNNING, Component, Transition, TransitionTask
+from pcs.models import (DEFERRED, DISPATCHED, QUEUED, RUNNING, Component, ComponentLock,
+                        Transition, TransitionTask)
 
 # Hot-path statements use the Core tables: the ORM's bulk-update machinery costs CPU per call.
 tasks = TransitionTask.__table__
@@ -41,8 +42,13 @@ class Location:
 
 
 def submit(session: Session, settings: Settings, operation: Operation, deadline_minutes: int,
-           locations: list[Location], requested_by: dict) -> Transition:
-    """Store a transition with one task per distinct component; heads of free queues get ready."""
+           locations: list[Location], requested_by: dict, queue_when_busy: bool = True
+           ) -> Transition:
+    """Store a transition with one task per distinct component; heads of free queues get ready.
+
+    A component that another transition holds or awaits makes its task wait in the component's
+    queue (queue_when_busy, `onConflict: queue`) or fail at once (`onConflict: fail`).
+    """
     now = utcnow()
     transition = Transition(
         id=uuid.uuid4(), operation=operation.value, task_deadline_minutes=deadline_minutes,
@@ -57,6 +63,9 @@ def submit(session: Session, settings: Settings, operation: Operation, deadline_
         select(Component.id, Component.xname, Component.allowable_values)
         .where(Component.xname == func.any(bindparam("names", names, type_=ARRAY(String))))
         .order_by(Component.xname).with_for_update())}
+    in_use = _names_with_tasks(session, [c.id for c in inventory.values()])
+    locked = set(session.scalars(select(ComponentLock.xname).where(
+        ComponentLock.xname == func.any(bindparam("locked", names, type_=ARRAY(String))))))
 
     rows, ended, runnable, seen = [], [], [], set()
     for location, name in parsed:
@@ -66,7 +75,8 @@ def submit(session: Session, settings: Settings, operation: Operation, deadline_
         seen.add(xname)
         component = inventory.get(xname)
         verdict = admit(operation, name, component.allowable_values if component else None,
-                        component is not None)
+                        component is not None, locked=xname in locked, busy=xname in in_use,
+                        queue_when_busy=queue_when_busy)
         row = {"transition_id": transition.id, "xname": xname, "enqueued_at": now,
                "deputy_key": location.deputy_key, "plan": [], "phase": "gather",
                "component_id": component.id if component else None}
@@ -90,6 +100,19 @@ def submit(session: Session, settings: Settings, operation: Operation, deadline_
     if not runnable:
         complete_if_done(session, transition.id)
     return transition
+
+
+def _names_with_tasks(session: Session, component_ids: list[int]) -> set[str]:
+    """Components that have an active or queued task (the caller holds their row locks)."""
+    if not component_ids:
+        return set()
+    return set(session.scalars(text("""
+        SELECT c.xname FROM components c
+        WHERE c.id = ANY(:ids) AND EXISTS (
+            SELECT 1 FROM transition_tasks t
+            WHERE t.component_id = c.id
+              AND t.state IN ('queued','ready','dispatched','running','deferred'))
+    """), {"ids": component_ids}))
 
 
 def promote(session: Session, component_ids: list[int]) -> int:
@@ -224,7 +247,7 @@ def abort(session: Session, transition_id: uuid.UUID) -> str:
         .where(TransitionTask.transition_id == transition_id,
                TransitionTask.state.in_(("queued", "ready", "dispatched", "deferred")))
         .order_by(Component.xname).with_for_update(of=Component)).all()
-    ended = session.execute(text(f"""
+    ended = session.execute(text("""
         UPDATE transition_tasks
         SET state = 'failed', error = :error, finished_at = now(), next_check_at = NULL,
             description = 'Aborted. Last status - ' ||
@@ -301,5 +324,41 @@ def reap(session: Session, settings: Settings) -> list[tuple[int, str]]:
         ORDER BY c.xname FOR UPDATE SKIP LOCKED
     """)).all()
     promote(session, list(orphans))
+    time_out_queued(session, now - timedelta(seconds=settings.queue_timeout_minutes
+                                             * settings.minute_s))
     complete_finished(session)
     return again
+
+
+def time_out_queued(session: Session, enqueued_before: datetime) -> int:
+    """Fail queued tasks that waited since before the cutoff, naming the transition they waited
+    behind, and promote what is next on their components."""
+    components = session.scalars(text("""
+        SELECT c.id FROM components c
+        WHERE EXISTS (SELECT 1 FROM transition_tasks q WHERE q.component_id = c.id
+                      AND q.state = 'queued' AND q.enqueued_at < :cutoff)
+        ORDER BY c.xname FOR UPDATE SKIP LOCKED
+    """), {"cutoff": enqueued_before}).all()
+    if not components:
+        return 0
+    ended = session.execute(text(f"""
+        UPDATE transition_tasks q
+        SET state = 'failed', finished_at = now(), description = :description,
+            error = 'Timed out in queue behind transition ' || coalesce(
+                (SELECT a.transition_id::text FROM transition_tasks a
+                 WHERE a.component_id = q.component_id AND a.state IN {_ACTIVE_SQL} LIMIT 1),
+                (SELECT o.transition_id::text FROM transition_tasks o
+                 WHERE o.component_id = q.component_id AND o.state = 'queued'
+                   AND o.seq < q.seq ORDER BY o.seq LIMIT 1),
+                'unknown')
+        WHERE q.component_id = ANY(:ids) AND q.state = 'queued' AND q.enqueued_at < :cutoff
+        RETURNING q.transition_id, q.xname, q.error
+    """), {"ids": list(components), "cutoff": enqueued_before,
+           "description": outcomes.FAILED_TO_ACHIEVE}).all()
+    events.record_many(session, [{"transition_id": r.transition_id, "xname": r.xname,
+                                  "kind": "task", "data": {"state": "failed", "error": r.error}}
+                                 for r in ended])
+    promote(session, list(components))
+    for transition_id in sorted({r.transition_id for r in ended}):
+        complete_if_done(session, transition_id)
+    return len(ended)

@@ -45,6 +45,7 @@ class TransitionRequest(Schema):
         unknown = EXCLUDE
     operation = fields.Raw(load_default="")
     taskDeadlineMinutes = fields.Integer(strict=True, load_default=None, allow_none=True)
+    onConflict = StrictString(load_default="queue", validate=validate.OneOf(["queue", "fail"]))
     location = fields.List(fields.Nested(LocationSchema), required=True,
                            validate=validate.Length(min=1, error="at least one xname is required"))
 
@@ -172,3 +173,40 @@ class ComponentSchema(Schema):
     error = fields.String(attribute="status_error")
     lastUpdated = Timestamp(attribute="last_updated")
     lastPolled = Timestamp(attribute="last_polled")
+
+
+# -- queues and locks (additions of this service) ----------------------------------------------
+class ActiveTaskSchema(Schema):
+    transitionID = fields.UUID(attribute="transition_id")
+    operation = fields.String()
+    taskStatus = fields.Function(lambda a: TASK_STATUS_FOR[a["state"]])
+    startedAt = Timestamp(attribute="started_at")
+    runningSeconds = fields.Float(attribute="running_s")
+
+
+class QueuedTaskSchema(Schema):
+    transitionID = fields.UUID(attribute="transition_id")
+    operation = fields.String()
+    position = fields.Integer()
+    enqueuedAt = Timestamp(attribute="enqueued_at")
+
+
+class ComponentQueueSchema(Schema):
+    xname = fields.String()
+    active = fields.Nested(ActiveTaskSchema, allow_none=True)
+    queued = fields.Nested(QueuedTaskSchema, many=True)
+
+
+class LockRequest(Schema):
+    class Meta:
+        unknown = EXCLUDE
+    xnames = fields.List(StrictString(), required=True,
+                         validate=validate.Length(min=1, error="at least one xname is required"))
+    reason = StrictString(load_default="")
+
+
+class LockSchema(Schema):
+    xname = fields.String()
+    reason = fields.String()
+    lockedBy = fields.Dict(attribute="locked_by")
+    createdAt = Timestamp(attribute="created_at")

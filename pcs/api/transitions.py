@@ -29,7 +29,8 @@ def create_transition():
                     "userAgent": request.headers.get("User-Agent", "")}
     with svc.db.transaction() as session:
         transition = scheduler.submit(session, svc.settings, args["operation"],
-                                      args["taskDeadlineMinutes"], locations, requested_by)
+                                      args["taskDeadlineMinutes"], locations, requested_by,
+                                      queue_when_busy=args["onConflict"] == "queue")
     svc.dispatch_after_commit()
     location = {"Location": f"../transitions/{transition.id}"}
     return TransitionCreated().dump(transition), 200, location

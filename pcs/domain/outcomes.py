@@ -58,5 +58,13 @@ def power_action_not_supported(xname: str) -> str:
     return f"Power action not supported for {xname}"
 
 
+def queued_behind(transition_id, position: int) -> str:
+    return f"Queued behind transition {transition_id} (position {position})"
+
+
+def timed_out_in_queue(transition_id) -> str:
+    return f"Timed out in queue behind transition {transition_id}"
+
+
 def aborted(previous: str) -> str:
     return f"Aborted. Last status - {previous}"

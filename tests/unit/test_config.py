@@ -124,10 +124,6 @@ def test_as_env_round_trips_through_from_env():
     assert Settings.from_env(s.as_env()) == s
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "API.md documents PCS_QUEUE_TIMEOUT_MINUTES ('queued longer than PCS_QUEUE_TIMEOUT_MINUTES "
-    "(an addition)' -> 'Timed out in queue behind transition <id>'), but Settings has no option "
-    "reading it"))
 def test_queue_timeout_minutes_is_a_setting():
     env_names = {name for name, _, _ in Settings().described()}
     assert "PCS_QUEUE_TIMEOUT_MINUTES" in env_names
