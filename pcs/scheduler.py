@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from pcs import events
 from pcs.config import Settings
 from pcs.errors import NotFound, TransitionFinished
+from pcs.reservations import NoReservations, ReservationProvider
 from pcs.domain import outcomes, xnames
 from pcs.domain.admission import admit
 from pcs.domain.operations import Operation
@@ -42,8 +43,8 @@ class Location:
 
 
 def submit(session: Session, settings: Settings, operation: Operation, deadline_minutes: int,
-           locations: list[Location], requested_by: dict, queue_when_busy: bool = True
-           ) -> Transition:
+           locations: list[Location], requested_by: dict, queue_when_busy: bool = True,
+           reservations: ReservationProvider = NoReservations()) -> Transition:
     """Store a transition with one task per distinct component; heads of free queues get ready.
 
     A component that another transition holds or awaits makes its task wait in the component's
@@ -67,6 +68,8 @@ def submit(session: Session, settings: Settings, operation: Operation, deadline_
     locked = set(session.scalars(select(ComponentLock.xname).where(
         ComponentLock.xname == func.any(bindparam("locked", names, type_=ARRAY(String))))))
 
+    refused = reservations.refusals({loc.xname: loc.deputy_key for loc, p in parsed
+                                     if p is not None and p.name in inventory})
     rows, ended, runnable, seen = [], [], [], set()
     for location, name in parsed:
         xname = name.name if name else location.xname
@@ -76,7 +79,8 @@ def submit(session: Session, settings: Settings, operation: Operation, deadline_
         component = inventory.get(xname)
         verdict = admit(operation, name, component.allowable_values if component else None,
                         component is not None, locked=xname in locked, busy=xname in in_use,
-                        queue_when_busy=queue_when_busy)
+                        queue_when_busy=queue_when_busy,
+                        refused=refused.get(location.xname))
         row = {"transition_id": transition.id, "xname": xname, "enqueued_at": now,
                "deputy_key": location.deputy_key, "plan": [], "phase": "gather",
                "component_id": component.id if component else None}

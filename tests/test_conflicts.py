@@ -98,3 +98,19 @@ def test_task_queued_too_long_fails_naming_the_holder(client, held, db, settings
     task = wait_transition(client, waiting)["tasks"][0]
     assert task["taskStatus"] == "failed"
     assert task["error"] == f"Timed out in queue behind transition {held}"
+
+
+def test_deputy_key_is_kept_on_the_task(client, fleet, worker, db):
+    from sqlalchemy import select
+
+    from pcs.models import TransitionTask
+    key = "3b1c1f1e-6a4e-4f3a-9d62-0d7a4b9e2c11"
+    fleet.set_power("x1000c0s7b0", "Node0", "On")
+    response = client.post("/transitions", json={
+        "operation": "on", "location": [{"xname": "x1000c0s7b0n0", "deputyKey": key}]})
+    tid = response.get_json()["transitionID"]
+    wait_transition(client, tid)
+    with db.transaction() as s:
+        stored = s.scalar(select(TransitionTask.deputy_key)
+                          .where(TransitionTask.transition_id == tid))
+    assert stored == key

@@ -67,3 +67,20 @@ def test_unsupported_description_uses_the_canonical_operation_spelling():
 @pytest.mark.parametrize("xname", ["x1000c0s0b0n0", "X1000C0S0B0N0", "x1000c0s0", "x3000c0h12s1"])
 def test_supported_operation_on_an_inventoried_component_runs(operation, xname):
     assert admit(operation, parse(xname), FULL, True) is None
+
+
+def test_reservation_refusal_fails_with_the_providers_error():
+    from pcs.domain import outcomes
+    verdict = admit(Operation.ON, parse("x1000c0s0b0n0"), ["On", "ForceOff"], True,
+                    refused=outcomes.INVALID_DEPUTY_KEY)
+    assert (verdict.state, verdict.error) == (
+        "failed", "Invalid deputy key and unable to reserve component")
+
+
+def test_locked_or_busy_with_fail_policy_is_unable_to_reserve():
+    node, allowable = parse("x1000c0s0b0n0"), ["On", "ForceOff"]
+    assert admit(Operation.ON, node, allowable, True, locked=True).error == (
+        "Unable to reserve component")
+    assert admit(Operation.ON, node, allowable, True, busy=True, queue_when_busy=False).error == (
+        "Unable to reserve component")
+    assert admit(Operation.ON, node, allowable, True, busy=True) is None
