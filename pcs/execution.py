@@ -15,13 +15,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pcs import events, scheduler
+from pcs import events, scheduler, sequencing
 from pcs.config import Settings
 from pcs.db import Database
 from pcs.domain import outcomes
 from pcs.domain.confirmation import Next, action_deadline, next_confirm_step
-from pcs.domain.operations import (TARGET_STATE, Action, Operation, PlanOutcome,
+from pcs.domain.operations import (OFF_ACTIONS, TARGET_STATE, Action, Operation, PlanOutcome,
                                    escalates_to_force_off, plan_actions, reset_type_for)
+from pcs.domain.tiers import tier_of
 from pcs.inventory.credentials import CredentialStore
 from pcs.inventory.store import bmc_address
 from pcs.models import Bmc, BmcExchange, Component, Transition, TransitionTask
@@ -49,6 +50,9 @@ class StepContext:
     allowable: list[str]
     bmc_id: int
     client: RedfishClient
+    component_type: str = "Node"
+    tier: int | None = None
+    multi_tier: bool = False
     ended: bool = False
     unrecorded: list = field(default_factory=list)   # (Exchange, purpose) not yet stored
 
@@ -100,13 +104,17 @@ class Executor:
     def _gather(self, ctx: StepContext) -> bool:
         state, exchange = ctx.client.get_power_state(ctx.system_path)
         ctx.unrecorded.append((exchange, "gather"))
+        if state is None and exchange.error_class == "connection" and ctx.multi_tier:
+            if self._wait_for_controller(ctx):
+                return False
         outcome, actions = plan_actions(ctx.operation, state, ctx.allowable) if state else (
             None, [])
         if outcome is PlanOutcome.RUN and ctx.reset_target and all(
                 reset_type_for(a, ctx.allowable) for a in actions):
             # Stored with the intent of the first action, in the next transaction.
             ctx.plan, ctx.phase = actions, "apply"
-            ctx.action, ctx.action_sent_at = None, None
+            ctx.action, ctx.action_sent_at, ctx.deadline_at = None, None, None
+            ctx.tier = tier_of(actions[0], ctx.component_type)
             return True
         with self.db.transaction() as session:
             self._write_exchanges(session, ctx)
@@ -134,6 +142,8 @@ class Executor:
         reset_type = reset_type_for(action, ctx.allowable)
         sent_at = scheduler.utcnow()
         with self.db.transaction() as session:
+            if ctx.multi_tier and not self._tier_open(session, ctx, action):
+                return False
             ctx.action, ctx.action_sent_at = action, sent_at
             ctx.description = outcomes.applying(action.value)
             self._write_exchanges(session, ctx)
@@ -183,7 +193,44 @@ class Executor:
                     return self._end(session, ctx, "succeeded",
                                          outcomes.confirmed(action.value))
             ctx.phase, ctx.action_sent_at, ctx.deadline_at = "apply", None, None
+            ctx.tier = tier_of(ctx.plan[0], ctx.component_type)
             return self._save(session, ctx)
+
+    # -- sequencing -----------------------------------------------------------------------------
+    def _tier_open(self, session: Session, ctx: StepContext, action: Action) -> bool:
+        """Whether the action may go now. If not, the task waits (deferred) or, when a child it
+        depends on failed, fails."""
+        if sequencing.earlier_tier_pending(session, ctx.claim.transition_id, ctx.claim.task_id,
+                                           ctx.tier):
+            self._write_exchanges(session, ctx)
+            self._defer(session, ctx, scheduler.utcnow()
+                        + timedelta(seconds=self.settings.confirm_interval_s))
+            return False
+        if action in OFF_ACTIONS and ctx.component_type != "Node":
+            child = sequencing.failed_descendant(session, ctx.claim.transition_id, ctx.xname)
+            if child:
+                self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
+                          outcomes.timeout_on_dependency(action.value, child))
+                return False
+        return True
+
+    def _wait_for_controller(self, ctx: StepContext) -> bool:
+        """A controller that does not answer while the transition powers its slot or chassis on
+        is waited for (bounded by the task deadline). True when the task now waits."""
+        now = scheduler.utcnow()
+        with self.db.transaction() as session:
+            if not sequencing.ancestor_in_transition(session, ctx.claim.transition_id,
+                                                     ctx.xname):
+                return False
+            if ctx.deadline_at is None:
+                minutes = ctx.deadline_minutes if ctx.deadline_minutes > 0 else 5
+                ctx.deadline_at = now + timedelta(seconds=minutes * self.settings.minute_s)
+            if now >= ctx.deadline_at:
+                return False   # give up waiting: the read's failure ends the task
+            ctx.description = outcomes.WAITING_FOR_CONTROLLER
+            self._write_exchanges(session, ctx)
+            self._defer(session, ctx, now + timedelta(seconds=self.settings.confirm_interval_s))
+            return True
 
     # -- helpers ------------------------------------------------------------------------------
     def _deadline_for(self, ctx: StepContext, action: Action, sent_at: datetime):
@@ -196,7 +243,7 @@ class Executor:
         return {"phase": ctx.phase, "plan": [a.value for a in ctx.plan],
                 "action": ctx.action.value if ctx.action else None,
                 "action_sent_at": ctx.action_sent_at, "deadline_at": ctx.deadline_at,
-                "description": ctx.description}
+                "description": ctx.description, "tier": ctx.tier}
 
     def _save(self, session: Session, ctx: StepContext) -> bool:
         """Store progress; False when the task is no longer ours (aborted or reaped)."""
@@ -249,7 +296,7 @@ class Executor:
     def _load(self, session: Session, claim: scheduler.Claim) -> StepContext | None:
         row = session.execute(
             select(TransitionTask, Transition.operation, Transition.task_deadline_minutes,
-                   Component, Bmc)
+                   Transition.multi_tier, Component, Bmc)
             .join(Transition, Transition.id == TransitionTask.transition_id)
             .join(Component, Component.id == TransitionTask.component_id)
             .join(Bmc, Bmc.id == Component.bmc_id)
@@ -260,7 +307,7 @@ class Executor:
                              outcomes.MISSING_XNAME)
             scheduler.complete_if_done(session, claim.transition_id)
             return None
-        task, operation, deadline_minutes, component, bmc = row
+        task, operation, deadline_minutes, multi_tier, component, bmc = row
         address = bmc_address(bmc, self.credentials, self.settings.ca_bundle)
         client = client_for((bmc.id,), address,
                             connect_timeout_s=self.settings.connect_timeout_s,
@@ -273,7 +320,8 @@ class Executor:
             action_sent_at=task.action_sent_at, deadline_at=task.deadline_at,
             description=task.description or outcomes.GATHERING_DATA,
             system_path=component.redfish_path, reset_target=component.reset_target,
-            allowable=list(component.allowable_values or []), bmc_id=bmc.id, client=client)
+            allowable=list(component.allowable_values or []), bmc_id=bmc.id, client=client,
+            component_type=component.type, tier=task.tier, multi_tier=multi_tier)
 
 
 def _exchange_columns(exchange: Exchange) -> dict:

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import (BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer,
-                        LargeBinary, Sequence, String, Text, Uuid, text)
+                        LargeBinary, Sequence, SmallInteger, String, Text, Uuid, text)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -72,6 +72,9 @@ class Transition(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     requested_by: Mapped[dict] = mapped_column(JSONB, default=dict)
+    # True when its tasks' actions fall in more than one power tier (then they are gated).
+    multi_tier: Mapped[bool] = mapped_column(Boolean, default=False,
+                                             server_default=text("false"))
     __table_args__ = (Index("ix_transitions_created_at", "created_at"),)
 
 
@@ -91,6 +94,7 @@ class TransitionTask(Base):
     plan: Mapped[list] = mapped_column(JSONB, default=list)     # actions still to run, in order
     phase: Mapped[str] = mapped_column(String(16), default="gather")  # gather | apply | confirm
     action: Mapped[str | None] = mapped_column(String(32))     # the action being applied
+    tier: Mapped[int | None] = mapped_column(SmallInteger)     # tier of the next action
     action_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     next_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -110,6 +114,7 @@ class TransitionTask(Base):
         Index("ix_task_queue", "component_id", "seq", postgresql_where=text("state = 'queued'")),
         Index("ix_task_runnable", "state", "next_check_at",
               postgresql_where=text("state IN ('ready','dispatched','running','deferred')")),
+        Index("ix_task_tier", "transition_id", "tier", postgresql_where=text("tier IS NOT NULL")),
     )
 
 

@@ -21,6 +21,7 @@ from pcs.errors import NotFound, TransitionFinished
 from pcs.reservations import NoReservations, ReservationProvider
 from pcs.domain import outcomes, xnames
 from pcs.domain.admission import admit
+from pcs.domain.tiers import first_tier, possible_tiers
 from pcs.domain.operations import Operation
 from pcs.models import (DEFERRED, DISPATCHED, QUEUED, RUNNING, Component, ComponentLock,
                         Transition, TransitionTask)
@@ -61,7 +62,7 @@ def submit(session: Session, settings: Settings, operation: Operation, deadline_
     parsed = [(loc, xnames.parse(loc.xname)) for loc in locations]
     names = sorted({p.name for _, p in parsed if p is not None})
     inventory = {row.xname: row for row in session.execute(
-        select(Component.id, Component.xname, Component.allowable_values)
+        select(Component.id, Component.xname, Component.type, Component.allowable_values)
         .where(Component.xname == func.any(bindparam("names", names, type_=ARRAY(String))))
         .order_by(Component.xname).with_for_update())}
     in_use = _names_with_tasks(session, [c.id for c in inventory.values()])
@@ -70,7 +71,7 @@ def submit(session: Session, settings: Settings, operation: Operation, deadline_
 
     refused = reservations.refusals({loc.xname: loc.deputy_key for loc, p in parsed
                                      if p is not None and p.name in inventory})
-    rows, ended, runnable, seen = [], [], [], set()
+    rows, ended, runnable, seen, tiers = [], [], [], set(), set()
     for location, name in parsed:
         xname = name.name if name else location.xname
         if xname in seen:
@@ -86,16 +87,21 @@ def submit(session: Session, settings: Settings, operation: Operation, deadline_
                "component_id": component.id if component else None}
         if verdict is None:
             runnable.append(component.id)
-            row.update(state=QUEUED, description="", error="", finished_at=None)
+            tiers |= possible_tiers(operation, component.type)
+            row.update(state=QUEUED, description="", error="", finished_at=None,
+                       tier=first_tier(operation, component.type))
         else:
             row.update(state=verdict.state, description=verdict.description,
                        error=verdict.error, finished_at=now)
             ended.append({"transition_id": transition.id, "xname": xname, "kind": "task",
                           "data": {"state": verdict.state, "error": verdict.error}})
         rows.append(row)
+    transition.multi_tier = len(tiers) > 1
     if rows:
         # Rows are inserted in component-name order so that sequence numbers follow lock order.
         rows.sort(key=lambda r: r["xname"])
+        for row in rows:
+            row.setdefault("tier", None)
         session.execute(insert(TransitionTask), rows)
     events.record(session, transition.id, "transition", status="new",
                   operation=operation.value, total=len(rows))
@@ -216,7 +222,7 @@ def finish(session: Session, claim: Claim, state: str, description: str, error: 
                         .with_for_update())
     done = _fenced(session, claim, state, {"description": description, "error": error,
                                            "finished_at": utcnow(), "next_check_at": None,
-                                           "lease_until": None})
+                                           "lease_until": None, "tier": None})
     if done and component_id is not None:
         promote(session, [component_id])
     return done

@@ -72,10 +72,11 @@ def test_registering_a_bmc_answers_201_with_its_nodes_in_collection_order(regist
     assert body["xname"] == "x3000c0s0b0" and body["address"] == sim.address(0)
     assert body["scheme"] == "http" and body["username"] == "root"
     assert body["verifyTls"] is False
-    assert body["components"] == ["x3000c0s0b0n0", "x3000c0s0b0n1"]
+    # The nodes in Systems collection order, then the node BMC itself (its Manager).
+    assert body["components"] == ["x3000c0s0b0n0", "x3000c0s0b0n1", "x3000c0s0b0"]
     assert response.headers["Location"] == "../inventory/bmcs/x3000c0s0b0"
     got = client.get(f"{BMCS}/x3000c0s0b0").get_json()
-    assert got["components"] == ["x3000c0s0b0n0", "x3000c0s0b0n1"]
+    assert got["components"] == ["x3000c0s0b0", "x3000c0s0b0n0", "x3000c0s0b0n1"]
 
 
 def test_registered_components_show_reset_target_allowable_values_and_transitions(register,
@@ -112,7 +113,7 @@ def test_password_is_stored_encrypted_and_appears_in_no_response(register, clien
 def test_explicit_systems_map_registers_exactly_those_xnames_and_paths(register, client):
     response = register(3, systems={"x3000c0s3b0n7": "/redfish/v1/Systems/Node1"})
     assert response.status_code == 201, response.get_json()
-    assert response.get_json()["components"] == ["x3000c0s3b0n7"]
+    assert response.get_json()["components"] == ["x3000c0s3b0n7", "x3000c0s3b0"]
     components = components_of(client, "x3000c0s3b0")
     assert list(components) == ["x3000c0s3b0n7"]
     assert components["x3000c0s3b0n7"]["redfishPath"] == "/redfish/v1/Systems/Node1"
@@ -191,7 +192,7 @@ def test_patch_changes_address_and_verify_tls(register, client, sim):
     assert response.get_json()["verifyTls"] is True
     got = client.get(f"{BMCS}/x3000c0s8b0").get_json()
     assert got["address"] == sim.address(2) and got["verifyTls"] is True
-    assert got["components"] == ["x3000c0s8b0n0", "x3000c0s8b0n1"]
+    assert got["components"] == ["x3000c0s8b0", "x3000c0s8b0n0", "x3000c0s8b0n1"]
 
 
 def test_patch_to_an_unreachable_address_is_422_and_keeps_the_old_one(register, client, sim):

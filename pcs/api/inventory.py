@@ -12,28 +12,26 @@ from pcs.domain import xnames
 from pcs.domain.operations import supported_operations
 from pcs.errors import Conflict, InvalidRequest
 from pcs.inventory import store
-from pcs.inventory.discovery import discover_systems
+from pcs.inventory.discovery import BMC_TYPES, discover
 from pcs.models import Component
 from pcs.redfish.client import RedfishClient
 
 bp = Blueprint("inventory", __name__)
 
-BMC_TYPES = ("NodeBMC",)   # node BMCs for now; chassis and router BMCs come with their types
-
-
 @bp.post("/inventory/bmcs")
 def add_bmc():
     svc = services()
     args = BmcRequest().load(json_body())
-    reg = store.BmcRegistration(_bmc_xname(args["xname"]), args["address"], args["scheme"],
+    bmc = _bmc_xname(args["xname"])
+    reg = store.BmcRegistration(bmc.name, args["address"], args["scheme"],
                                 args["username"], args["password"], args["verifyTls"])
-    explicit = _explicit_systems(reg.xname, args["systems"])
+    explicit = _explicit_systems(bmc, args["systems"])
     with svc.db.transaction() as session:
         if store.bmc_exists(session, reg.xname):
             raise Conflict(f"BMC {reg.xname} is already registered; change it with PATCH")
     client = _client(reg.bmc_address(svc.settings.ca_bundle))
     try:
-        systems = discover_systems(client, reg.xname, explicit)   # 422 when it fails
+        systems = discover(client, bmc, explicit)   # 422 when it fails
     finally:
         client.close()
     try:
@@ -109,21 +107,24 @@ def list_components():
     return {"components": ComponentSchema(many=True).dump(views)}
 
 
-def _bmc_xname(text: str) -> str:
+def _bmc_xname(text: str) -> xnames.Xname:
     parsed = xnames.parse(text)
     if parsed is None or parsed.type not in BMC_TYPES:
-        raise InvalidRequest(f"xname: '{text}' is not a node BMC xname (like x1000c0s0b0)")
-    return parsed.name
+        raise InvalidRequest(f"xname: '{text}' is not a BMC xname (node BMC x1000c0s0b0, "
+                             f"chassis BMC x1000c0b0 or router BMC x1000c0r0b0)")
+    return parsed
 
 
-def _explicit_systems(bmc_xname: str, systems: dict | None) -> dict[str, str] | None:
+def _explicit_systems(bmc: xnames.Xname, systems: dict | None) -> dict[str, str] | None:
     if not systems:
         return None
+    if bmc.type != "NodeBMC":
+        raise InvalidRequest(f"systems: only a node BMC has systems, not a {bmc.type}")
     out = {}
     for name, path in systems.items():
         parsed = xnames.parse(name)
-        if parsed is None or parsed.type != "Node" or not parsed.name.startswith(bmc_xname + "n"):
-            raise InvalidRequest(f"systems: '{name}' is not a node of BMC {bmc_xname}")
+        if parsed is None or parsed.type != "Node" or not parsed.name.startswith(bmc.name + "n"):
+            raise InvalidRequest(f"systems: '{name}' is not a node of BMC {bmc.name}")
         out[parsed.name] = path
     return out
 
@@ -138,7 +139,7 @@ def _verify_reachable(reg: store.BmcRegistration) -> None:
     """Raises BmcRegistrationFailed unless the BMC answers with the (new) credentials."""
     client = _client(reg.bmc_address(services().settings.ca_bundle))
     try:
-        discover_systems(client, reg.xname)
+        discover(client, xnames.parse(reg.xname))
     finally:
         client.close()
 

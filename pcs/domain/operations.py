@@ -31,6 +31,8 @@ class Action(str, Enum):
     GRACEFUL_RESTART = "gracefulrestart"
 
 
+OFF_ACTIONS = (Action.OFF, Action.FORCE_OFF, Action.GRACEFUL_SHUTDOWN)
+
 # Power state each action must reach to be confirmed.
 TARGET_STATE = {
     Action.ON: "on", Action.OFF: "off", Action.FORCE_OFF: "off",

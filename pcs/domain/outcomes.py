@@ -6,6 +6,7 @@ GATHERING_DATA = "Gathering data"
 FAILED_TO_ACHIEVE = "Failed to achieve transition"
 ALREADY_IN_STATE = "Component already in desired state"
 FAILED_TO_CONSTRUCT = "Failed to construct payload"
+WAITING_FOR_CONTROLLER = "Waiting for controller to be ready"
 
 # error
 INVALID_XNAME = "Invalid xname"
@@ -53,6 +54,10 @@ def failed_to_apply(action: str) -> str:
 
 def timeout_waiting(action: str) -> str:
     return f"Timeout waiting for transition, {action}."
+
+
+def timeout_on_dependency(action: str, child_xname: str) -> str:
+    return f"Timeout waiting for transition, {action}, on dependency, {child_xname}."
 
 
 def power_action_not_supported(xname: str) -> str:

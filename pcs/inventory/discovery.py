@@ -1,61 +1,120 @@
-"""Discovery of a BMC's ComputerSystems over Redfish: reset target and AllowableValues."""
+"""Discovery over Redfish: the components a BMC controls, with reset target and AllowableValues.
+
+- a node BMC: its ComputerSystems become Nodes `<bmc>n0, n1, ...` in collection order (or an
+  explicit map of xnames to system paths), and its Manager the NodeBMC itself;
+- a chassis BMC: the Enclosure chassis becomes the Chassis `x<cab>c<ch>`, `Blade<s>` the
+  ComputeModule `...s<s>`, `Perif<r>` the RouterModule `...r<r>`, its Manager the ChassisBMC;
+- a router BMC: its Manager, the RouterBMC.
+"""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from pcs.domain import xnames
 from pcs.errors import BmcRegistrationFailed
-from pcs.redfish.client import Exchange, RedfishClient
+from pcs.redfish.client import POWER_STATE_FOR, Exchange, RedfishClient
 
 SERVICE_ROOT = "/redfish/v1/"
+BMC_TYPES = ("NodeBMC", "ChassisBMC", "RouterBMC")
+_SLOT_CHASSIS = re.compile(r"^(Blade|Perif)(\d+)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
-class DiscoveredSystem:
+class DiscoveredComponent:
     xname: str
+    type: str
     path: str
     reset_target: str | None
     allowable_values: list[str]
     power_state: str
 
 
-def discover_systems(client: RedfishClient, bmc_xname: str,
-                     explicit: dict[str, str] | None = None) -> list[DiscoveredSystem]:
-    """Walk the service root to each ComputerSystem.
-
-    Without `explicit`, systems become `<bmc>n0..` in the order of the Systems collection; with it,
-    exactly the mapped paths are read. Raises BmcRegistrationFailed quoting the BMC.
-    """
-    if explicit:
-        return [_read_system(client, xname, path) for xname, path in explicit.items()]
+def discover(client: RedfishClient, bmc: xnames.Xname,
+             explicit_systems: dict[str, str] | None = None) -> list[DiscoveredComponent]:
+    """Every controllable component behind the BMC. Raises BmcRegistrationFailed quoting it."""
     root = _get_json(client, SERVICE_ROOT, "read the Redfish service root")
-    systems_path = _link(root, "Systems")
-    if not systems_path:
-        raise BmcRegistrationFailed(f"BMC at {client.address.host_port} lists no Systems")
-    collection = _get_json(client, systems_path, "read the Systems collection")
-    members = [_link(m) for m in collection.get("Members") or []]
-    members = [m for m in members if m]
+    found: list[DiscoveredComponent] = []
+    if bmc.type == "NodeBMC":
+        found += _systems(client, root, bmc.name, explicit_systems)
+    elif bmc.type == "ChassisBMC":
+        found += _chassis(client, root, bmc.name)
+    found += _manager(client, root, bmc)
+    if not found:
+        raise BmcRegistrationFailed(
+            f"BMC at {client.address.host_port} offers nothing to control for a {bmc.type}")
+    return found
+
+
+def _systems(client, root, bmc_xname, explicit) -> list[DiscoveredComponent]:
+    if explicit:
+        return [_read(client, xname, "Node", path, "#ComputerSystem.Reset")
+                for xname, path in explicit.items()]
+    members = _members(client, root, "Systems")
     if not members:
         raise BmcRegistrationFailed(f"BMC at {client.address.host_port} has no ComputerSystems")
-    return [_read_system(client, xnames.node_name(bmc_xname, i), path)
+    return [_read(client, xnames.node_name(bmc_xname, i), "Node", path, "#ComputerSystem.Reset")
             for i, path in enumerate(members)]
 
 
-def _read_system(client: RedfishClient, xname: str, path: str) -> DiscoveredSystem:
+def _chassis(client, root, bmc_xname) -> list[DiscoveredComponent]:
+    chassis_xname = bmc_xname[:bmc_xname.rindex("b")]
+    found = []
+    for path in _members(client, root, "Chassis"):
+        resource = _json_or_fail(client.get(path), f"read chassis {path}")
+        kind = str(resource.get("ChassisType") or "")
+        slot = _SLOT_CHASSIS.match(str(resource.get("Id") or path.rstrip("/").rsplit("/", 1)[-1]))
+        if kind == "Enclosure":
+            xname, type_ = chassis_xname, "Chassis"
+        elif slot:
+            letter, type_ = (("s", "ComputeModule") if slot.group(1).lower() == "blade"
+                             else ("r", "RouterModule"))
+            xname = f"{chassis_xname}{letter}{int(slot.group(2))}"
+        else:
+            continue
+        found.append(_component(xname, type_, path, resource, "#Chassis.Reset", client))
+    return found
+
+
+def _manager(client, root, bmc: xnames.Xname) -> list[DiscoveredComponent]:
+    for path in _members(client, root, "Managers", required=False):
+        resource = _json_or_fail(client.get(path), f"read manager {path}")
+        if "#Manager.Reset" in (resource.get("Actions") or {}):
+            component = _component(bmc.name, bmc.type, path, resource, "#Manager.Reset", client)
+            return [component]
+    return []
+
+
+def _read(client, xname, type_, path, action) -> DiscoveredComponent:
     exchange = client.get(path)
-    system = _json_or_fail(exchange, f"read system {path}")
+    resource = _json_or_fail(exchange, f"read {path}")
     # Redirects are followed; keep the path the BMC finally answered at.
     path = urlsplit(exchange.final_url).path if exchange.final_url else path
-    action = (system.get("Actions") or {}).get("#ComputerSystem.Reset") or {}
+    return _component(xname, type_, path, resource, action, client)
+
+
+def _component(xname, type_, path, resource, action_name, client) -> DiscoveredComponent:
+    action = (resource.get("Actions") or {}).get(action_name) or {}
     allowable = action.get("ResetType@Redfish.AllowableValues")
     if allowable is None and action.get("@Redfish.ActionInfo"):
         allowable = _action_info_values(client, action["@Redfish.ActionInfo"])
-    state = str(system.get("PowerState") or "").lower()
-    return DiscoveredSystem(
-        xname=xname, path=path, reset_target=action.get("target"),
-        allowable_values=[str(v) for v in allowable or []],
-        power_state={"on": "on", "off": "off"}.get(state, "undefined"))
+    if type_ in BMC_TYPES:
+        state = "on"   # a manager that answers is on
+    else:
+        state = POWER_STATE_FOR.get(str(resource.get("PowerState") or "").lower(), "undefined")
+    return DiscoveredComponent(xname, type_, path, action.get("target"),
+                               [str(v) for v in allowable or []], state)
+
+
+def _members(client, root, collection, required=True) -> list[str]:
+    path = _link(root, collection)
+    if not path:
+        if required:
+            raise BmcRegistrationFailed(f"BMC at {client.address.host_port} lists no {collection}")
+        return []
+    body = _json_or_fail(client.get(path), f"read the {collection} collection")
+    return [m for m in (_link(m) for m in body.get("Members") or []) if m]
 
 
 def _action_info_values(client: RedfishClient, path: str) -> list[str]:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from pcs.errors import Conflict, NotFound
 from pcs.inventory.credentials import CredentialStore
-from pcs.inventory.discovery import DiscoveredSystem
+from pcs.inventory.discovery import DiscoveredComponent
 from pcs.models import ACTIVE_STATES, QUEUED, Bmc, Component, TransitionTask
 from pcs.redfish.client import BmcAddress
 
@@ -32,7 +32,7 @@ def bmc_exists(session: Session, xname: str) -> bool:
     return session.scalar(select(exists().where(Bmc.xname == xname)))
 
 
-def add_bmc(session: Session, reg: BmcRegistration, systems: list[DiscoveredSystem],
+def add_bmc(session: Session, reg: BmcRegistration, systems: list[DiscoveredComponent],
             credentials: CredentialStore) -> Bmc:
     """Store a BMC and its discovered components. Raises Conflict for a taken xname."""
     taken = session.scalars(select(Component.xname).where(
@@ -49,11 +49,12 @@ def add_bmc(session: Session, reg: BmcRegistration, systems: list[DiscoveredSyst
     return bmc
 
 
-def replace_components(session: Session, bmc_id: int, systems: list[DiscoveredSystem]) -> None:
+def replace_components(session: Session, bmc_id: int,
+                       systems: list[DiscoveredComponent]) -> None:
     """Upsert the BMC's components from a discovery (keeps rows, and their tasks, that remain)."""
     if not systems:
         return
-    rows = [{"xname": s.xname, "type": "Node", "bmc_id": bmc_id, "redfish_path": s.path,
+    rows = [{"xname": s.xname, "type": s.type, "bmc_id": bmc_id, "redfish_path": s.path,
              "reset_target": s.reset_target, "allowable_values": s.allowable_values,
              "power_state": s.power_state,
              "management_state": "available"} for s in systems]
@@ -61,7 +62,7 @@ def replace_components(session: Session, bmc_id: int, systems: list[DiscoveredSy
     session.execute(statement.on_conflict_do_update(
         index_elements=[Component.xname],
         set_={c: statement.excluded[c] for c in
-              ("bmc_id", "redfish_path", "reset_target", "allowable_values")}))
+              ("type", "bmc_id", "redfish_path", "reset_target", "allowable_values")}))
 
 
 def update_bmc(session: Session, xname: str, credentials: CredentialStore, **changes) -> Bmc:

@@ -92,7 +92,10 @@ class RedfishClient:
         exchange = self.get(system_path)
         if not exchange.ok:
             return None, exchange
-        raw = str((exchange.json or {}).get("PowerState") or "").lower()
+        resource = exchange.json or {}
+        if "PowerState" not in resource and "ManagerType" in resource:
+            return "on", exchange   # a manager (BMC) has no PowerState: answering means on
+        raw = str(resource.get("PowerState") or "").lower()
         return POWER_STATE_FOR.get(raw, "undefined"), exchange
 
     def reset(self, target: str, reset_type: str) -> Exchange:

@@ -5,7 +5,7 @@ Imports nothing from the rest of ``pcs``.
 from __future__ import annotations
 
 import asyncio
-from typing import Optional
+from typing import Optional, Sequence
 
 from .fleet import Fleet, bmc_xname
 
@@ -15,12 +15,22 @@ __all__ = ["serve", "bmc_xname", "Fleet"]
 def serve(bmcs: int, nodes_per_bmc: int = 2, port_base: int = 30000, host: str = "127.0.0.1",
           power_delay_s: float = 0.0, initial_state: str = "off", username: str = "root",
           password: str = "initial0", admin_port: Optional[int] = None,
-          inventory_file: Optional[str] = None, register_url: Optional[str] = None) -> None:
-    """Run until SIGINT/SIGTERM. Blocks."""
+          inventory_file: Optional[str] = None, register_url: Optional[str] = None,
+          chassis_bmcs: bool = False, bmc_boot_delay_s: float = 0.0,
+          reset_types: Optional[Sequence[str]] = None) -> None:
+    """Run until SIGINT/SIGTERM. Blocks.
+
+    ``chassis_bmcs`` adds one chassis BMC per chassis (ports after the node BMCs) with
+    Enclosure/Blade power coupled to the node BMCs; ``bmc_boot_delay_s`` is how long a BMC
+    stays unreachable after a Manager reset or its slot powering on; ``reset_types``
+    replaces the ResetType AllowableValues of every node BMC's systems.
+    """
     from .server import raise_nofile_limit, run
 
     raise_nofile_limit()
     fleet = Fleet(bmcs, nodes_per_bmc=nodes_per_bmc, port_base=port_base,
-                  power_delay_s=power_delay_s, initial_state=initial_state)
+                  power_delay_s=power_delay_s, initial_state=initial_state,
+                  chassis_bmcs=chassis_bmcs, bmc_boot_delay_s=bmc_boot_delay_s,
+                  reset_types=reset_types)
     asyncio.run(run(fleet, host, username, password, admin_port, inventory_file,
                     register_url))

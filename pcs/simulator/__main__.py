@@ -6,6 +6,7 @@ import sys
 from typing import List, Optional
 
 from . import serve
+from .fleet import parse_reset_types
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -27,14 +28,34 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="write a JSON inventory of the BMCs here once listening")
     p.add_argument("--register", dest="register_url", default=None,
                    help="POST each BMC to <URL>/v1/inventory/bmcs once listening")
+    p.add_argument("--chassis-bmcs", action="store_true",
+                   help="add a chassis BMC per chassis (ports after the node BMCs), "
+                        "with Enclosure/Blade power coupled to the node BMCs")
+    p.add_argument("--bmc-boot-delay", type=float, default=0.0,
+                   help="seconds a BMC stays unreachable after a Manager reset or after "
+                        "its slot powers on")
+    p.add_argument("--reset-types", default=None,
+                   help="comma-separated ResetType AllowableValues of every node BMC "
+                        "(e.g. On,ForceOff)")
     a = p.parse_args(argv)
     if a.bmcs < 1 or a.nodes_per_bmc < 1:
         p.error("--bmcs and --nodes-per-bmc must be >= 1")
+    if a.bmc_boot_delay < 0:
+        p.error("--bmc-boot-delay must be >= 0")
+    reset_types = None
+    if a.reset_types is not None:
+        reset_types = [t.strip() for t in a.reset_types.split(",") if t.strip()]
+        try:
+            parse_reset_types(reset_types)
+        except ValueError as exc:
+            p.error(f"--reset-types: {exc}")
     try:
         serve(a.bmcs, nodes_per_bmc=a.nodes_per_bmc, port_base=a.port_base, host=a.host,
               power_delay_s=a.power_delay, initial_state=a.initial_state,
               username=a.username, password=a.password, admin_port=a.admin_port,
-              inventory_file=a.inventory_file, register_url=a.register_url)
+              inventory_file=a.inventory_file, register_url=a.register_url,
+              chassis_bmcs=a.chassis_bmcs, bmc_boot_delay_s=a.bmc_boot_delay,
+              reset_types=reset_types)
     except KeyboardInterrupt:
         pass
     except OSError as exc:

@@ -1,127 +1,62 @@
 """Pure state model of a fleet of simulated Redfish BMCs.
 
 No I/O here: time is passed in explicitly as a float (epoch seconds) so the
-power model is unit-testable.
+power model is unit-testable. Building blocks live in ``model``, the opt-in
+chassis hierarchy (chassis BMCs, slots, power coupling) in ``hierarchy`` and the
+Redfish bodies in ``resources``; the names are re-exported here.
 """
 from __future__ import annotations
 
 import collections
-import uuid
-from dataclasses import dataclass, field
-from typing import Any, Deque, Dict, List, Optional
+from typing import Any, Deque, Dict, Iterable, List, Optional
 
-ON = "On"
-OFF = "Off"
-POWERING_ON = "PoweringOn"
-POWERING_OFF = "PoweringOff"
+from .hierarchy import EnclosureOff, HierarchyMixin, Unreachable
+from .model import (ALLOWABLE_RESET_TYPES, CHASSIS_RESET_TYPES, FAULT_KINDS,
+                    KNOWN_RESET_TYPES, LOG_MAX_ENTRIES, MANAGER_RESET_TYPES, OFF, ON,
+                    POWERING_OFF, POWERING_ON, BMC, ChassisBMC, FleetError, System,
+                    bmc_xname)
+from .resources import (chassis_resource, enclosure_chassis_resource, error_body,
+                        manager_resource, service_root, system_resource)
 
-# ResetType values advertised in ComputerSystem.Reset AllowableValues.
-ALLOWABLE_RESET_TYPES = [
-    "On", "ForceOff", "GracefulShutdown", "GracefulRestart",
-    "ForceRestart", "Nmi", "PushPowerButton",
+__all__ = [
+    "ALLOWABLE_RESET_TYPES", "CHASSIS_RESET_TYPES", "FAULT_KINDS", "KNOWN_RESET_TYPES",
+    "LOG_MAX_ENTRIES", "MANAGER_RESET_TYPES", "OFF", "ON", "POWERING_OFF", "POWERING_ON",
+    "BMC", "ChassisBMC", "EnclosureOff", "Fleet", "FleetError", "System", "Unreachable",
+    "bmc_xname", "chassis_resource", "enclosure_chassis_resource", "error_body",
+    "manager_resource", "parse_reset_types", "service_root", "system_resource",
 ]
-# ResetType values the power model understands (superset of the above).
-KNOWN_RESET_TYPES = set(ALLOWABLE_RESET_TYPES) | {"ForceOn", "PowerCycle"}
-MANAGER_RESET_TYPES = ["ForceRestart", "GracefulRestart"]
-
-FAULT_KINDS = ("status", "hang", "down", "ignore")
-LOG_MAX_ENTRIES = 200_000
 
 
-def bmc_xname(i: int) -> str:
-    """xname of BMC index i: 8 slots per chassis, 8 chassis per cabinet."""
-    if i < 0:
-        raise ValueError("BMC index must be >= 0")
-    return f"x{1000 + i // 64}c{(i // 8) % 8}s{i % 8}b0"
+def parse_reset_types(values: Iterable[Any], allowed: Iterable[str] = KNOWN_RESET_TYPES
+                      ) -> List[str]:
+    """Validate a list of ResetType names (no duplicates kept, order kept)."""
+    allowed = set(allowed)
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
+        raise FleetError("ResetType must be a list of strings")
+    out: List[str] = []
+    for v in values:
+        if not isinstance(v, str) or v not in allowed:
+            raise FleetError(f"unsupported ResetType {v!r} "
+                             f"(known: {', '.join(sorted(allowed))})")
+        if v not in out:
+            out.append(v)
+    if not out:
+        raise FleetError("ResetType list must not be empty")
+    return out
 
 
-class FleetError(ValueError):
-    """Invalid argument for a fleet operation (bad fault, unknown name...)."""
+class Fleet(HierarchyMixin):
+    """All BMCs, their systems, faults and the request log.
 
-
-@dataclass
-class System:
-    """One ComputerSystem with a power state and an optional pending change."""
-
-    name: str
-    state: str = OFF  # settled state: On / Off
-    pending_target: Optional[str] = None
-    pending_due: float = 0.0
-
-    def _settle(self, now: float) -> None:
-        if self.pending_target is not None and now >= self.pending_due:
-            self.state = self.pending_target
-            self.pending_target = None
-
-    def power_state(self, now: float) -> str:
-        self._settle(now)
-        if self.pending_target is None:
-            return self.state
-        return POWERING_ON if self.pending_target == ON else POWERING_OFF
-
-    def target(self, now: float) -> str:
-        """The state the system is heading to (settled state if none pending)."""
-        self._settle(now)
-        return self.pending_target if self.pending_target is not None else self.state
-
-    def set_state(self, state: str) -> None:
-        """Set the power state directly, cancelling any pending change."""
-        self.state = state
-        self.pending_target = None
-
-    def _go(self, target: str, now: float, delay: float) -> None:
-        if target == self.state:
-            # Already there: cancel any pending change (later reset replaces it).
-            self.pending_target = None
-        elif delay <= 0:
-            self.state = target
-            self.pending_target = None
-        else:
-            self.pending_target = target
-            self.pending_due = now + delay
-
-    def reset(self, reset_type: str, now: float, delay: float) -> None:
-        """Apply a ResetType at time ``now`` with a transition delay."""
-        self._settle(now)
-        if reset_type in ("On", "ForceOn"):
-            self._go(ON, now, delay)
-        elif reset_type in ("ForceOff", "GracefulShutdown"):
-            self._go(OFF, now, delay)
-        elif reset_type == "PushPowerButton":
-            self._go(OFF if self.target(now) == ON else ON, now, delay)
-        elif reset_type in ("GracefulRestart", "ForceRestart", "PowerCycle"):
-            # Goes off at once, then comes back on after the delay.
-            self.state = OFF
-            self.pending_target = None
-            self._go(ON, now, delay)
-        elif reset_type == "Nmi":
-            pass
-        else:
-            raise FleetError(f"unsupported ResetType {reset_type!r}")
-
-
-@dataclass
-class BMC:
-    index: int
-    xname: str
-    port: int
-    systems: Dict[str, System] = field(default_factory=dict)
-    fault: Optional[Dict[str, Any]] = None
-    ignore_remaining: int = 0
-
-    def system_names(self) -> List[str]:
-        return list(self.systems)
-
-    def node_xnames(self) -> List[str]:
-        return [f"{self.xname}n{j}" for j in range(len(self.systems))]
-
-
-class Fleet:
-    """All BMCs, their systems, faults and the request log."""
+    ``bmcs`` holds the node BMCs (ports port_base + i); with ``chassis_bmcs`` a chassis BMC
+    per chassis follows in ``chassis_bmcs`` (ports port_base + len(bmcs) + j).
+    """
 
     def __init__(self, bmcs: int, nodes_per_bmc: int = 2, port_base: int = 30000,
                  power_delay_s: float = 0.0, initial_state: str = "off",
-                 log_max: int = LOG_MAX_ENTRIES) -> None:
+                 log_max: int = LOG_MAX_ENTRIES, chassis_bmcs: bool = False,
+                 bmc_boot_delay_s: float = 0.0,
+                 reset_types: Optional[Iterable[str]] = None) -> None:
         if bmcs < 1:
             raise FleetError("need at least one BMC")
         if nodes_per_bmc < 1:
@@ -131,9 +66,14 @@ class Fleet:
             raise FleetError("initial_state must be 'on' or 'off'")
         state = ON if init == "on" else OFF
         self.power_delay_s = max(0.0, float(power_delay_s))
+        self.bmc_boot_delay_s = max(0.0, float(bmc_boot_delay_s))
+        self.reset_types: List[str] = (parse_reset_types(list(reset_types))
+                                       if reset_types is not None
+                                       else list(ALLOWABLE_RESET_TYPES))
         self.nodes_per_bmc = nodes_per_bmc
         self.port_base = port_base
         self.bmcs: List[BMC] = []
+        self.chassis_bmcs: List[ChassisBMC] = []
         self.by_xname: Dict[str, BMC] = {}
         self.by_port: Dict[int, BMC] = {}
         for i in range(bmcs):
@@ -143,6 +83,8 @@ class Fleet:
             self.bmcs.append(b)
             self.by_xname[b.xname] = b
             self.by_port[b.port] = b
+        if chassis_bmcs:
+            self._build_chassis(port_base + bmcs)
         self.log: Deque[Dict[str, Any]] = collections.deque(maxlen=log_max)
 
     # ---- lookup -------------------------------------------------------
@@ -159,32 +101,78 @@ class Fleet:
         except KeyError:
             raise FleetError(f"unknown system {name!r} on {xname}") from None
 
+    def all_bmcs(self) -> List[BMC]:
+        return [*self.bmcs, *self.chassis_bmcs]
+
     @property
     def node_count(self) -> int:
         return len(self.bmcs) * self.nodes_per_bmc
 
+    # ---- allowable ResetType values ---------------------------------------
+    def allowable(self, b: BMC) -> List[str]:
+        """ResetType values advertised (and accepted) by BMC ``b``'s resources."""
+        if b.allowable is not None:
+            return list(b.allowable)
+        if isinstance(b, ChassisBMC):
+            return ["On", "ForceOff"]
+        return list(self.reset_types)
+
+    def set_allowable(self, xname: str, values: Optional[Iterable[Any]]) -> List[str]:
+        """Override (or with None restore) the AllowableValues of one BMC."""
+        b = self.bmc(xname)
+        if values is None:
+            b.allowable = None
+        else:
+            known = CHASSIS_RESET_TYPES if isinstance(b, ChassisBMC) else KNOWN_RESET_TYPES
+            b.allowable = parse_reset_types(values, known)
+        return self.allowable(b)
+
     # ---- power ----------------------------------------------------------
+    def _swallowed(self, b: BMC) -> bool:
+        if b.fault and b.fault.get("fault") == "ignore" and b.ignore_remaining > 0:
+            b.ignore_remaining -= 1
+            if b.ignore_remaining == 0:
+                b.fault = None
+            return True
+        return False
+
     def reset(self, xname: str, system: str, reset_type: str, now: float) -> bool:
         """Apply a reset. Returns False if an 'ignore' fault swallowed it."""
         b = self.bmc(xname)
         s = self.system(xname, system)
         if reset_type not in KNOWN_RESET_TYPES:
             raise FleetError(f"unsupported ResetType {reset_type!r}")
-        if b.fault and b.fault.get("fault") == "ignore" and b.ignore_remaining > 0:
-            b.ignore_remaining -= 1
-            if b.ignore_remaining == 0:
-                b.fault = None
+        if self.hierarchy:
+            self.check_node_bmc(b, now)
+        if self._swallowed(b):
             return False
         s.reset(reset_type, now, self.power_delay_s)
         return True
 
-    def set_power(self, xname: str, system: str, state: str) -> None:
+    def reset_chassis(self, xname: str, cid: str, reset_type: str, now: float) -> bool:
+        """Chassis.Reset. Returns False if an 'ignore' fault swallowed it."""
+        b = self.chassis_bmc(xname)
+        self.element(xname, cid)
+        if reset_type not in CHASSIS_RESET_TYPES:
+            raise FleetError(f"unsupported ResetType {reset_type!r}")
+        if self._swallowed(b):
+            return False
+        self.chassis_reset(xname, cid, reset_type, now)
+        return True
+
+    def set_power(self, xname: str, system: str, state: str, now: float = 0.0) -> None:
         norm = {"on": ON, "off": OFF}.get(str(state).lower())
         if norm is None:
             raise FleetError("PowerState must be 'On' or 'Off'")
-        self.system(xname, system).set_state(norm)
+        s = self.system(xname, system)
+        if self.hierarchy and norm == ON:
+            self.sync(now)
+            if not self.bmc(xname).powered:
+                raise Unreachable(f"{xname} is not powered (its slot is off)")
+        s.set_state(norm)
 
     def power_states(self, xname: str, now: float) -> Dict[str, str]:
+        self.sync(now)
         return {n: s.power_state(now) for n, s in self.bmc(xname).systems.items()}
 
     # ---- faults ---------------------------------------------------------
@@ -236,93 +224,24 @@ class Fleet:
         self.log.clear()
 
     # ---- descriptions ---------------------------------------------------
+    def describe_bmc(self, b: BMC, now: float, host: str = "127.0.0.1") -> Dict[str, Any]:
+        self.sync(now)
+        d: Dict[str, Any] = {"xname": b.xname, "address": f"{host}:{b.port}",
+                             "type": b.kind, "systems": self.power_states(b.xname, now),
+                             "fault": b.fault, "powered": b.powered,
+                             "reachable": b.reachable(now)}
+        if isinstance(b, ChassisBMC):
+            d["chassis"] = self.chassis_states(b, now)
+        if b.allowable is not None:
+            d["allowable"] = list(b.allowable)
+        return d
+
     def describe(self, now: float, host: str = "127.0.0.1") -> List[Dict[str, Any]]:
-        out = []
-        for b in self.bmcs:
-            out.append({"xname": b.xname, "address": f"{host}:{b.port}",
-                        "systems": self.power_states(b.xname, now),
-                        "fault": b.fault})
-        return out
+        return [self.describe_bmc(b, now, host) for b in self.all_bmcs()]
 
     def inventory(self, host: str, username: str, password: str) -> List[Dict[str, Any]]:
         return [{"xname": b.xname, "address": f"{host}:{b.port}", "scheme": "http",
                  "username": username, "password": password, "verifyTls": False,
-                 "nodes": b.node_xnames()} for b in self.bmcs]
+                 "nodes": b.node_xnames(), "type": b.kind} for b in self.all_bmcs()]
 
 
-# ---- Redfish resource bodies (pure builders) -------------------------------
-def error_body(message_id: str, message: str, resolution: str = "None.") -> Dict[str, Any]:
-    return {"error": {
-        "code": "Base.1.8.GeneralError",
-        "message": message,
-        "@Message.ExtendedInfo": [{
-            "@odata.type": "#Message.v1_1_1.Message",
-            "MessageId": f"Base.1.8.{message_id}",
-            "Message": message,
-            "Severity": "Warning",
-            "Resolution": resolution,
-        }],
-    }}
-
-
-def service_root(b: BMC) -> Dict[str, Any]:
-    return {
-        "@odata.id": "/redfish/v1/",
-        "@odata.type": "#ServiceRoot.v1_5_0.ServiceRoot",
-        "Id": "RootService",
-        "Name": "Root Service",
-        "RedfishVersion": "1.8.0",
-        "UUID": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{b.xname}.pcs-simulator")),
-        "Systems": {"@odata.id": "/redfish/v1/Systems"},
-        "Chassis": {"@odata.id": "/redfish/v1/Chassis"},
-        "Managers": {"@odata.id": "/redfish/v1/Managers"},
-    }
-
-
-def system_resource(b: BMC, name: str, now: float) -> Dict[str, Any]:
-    sid = f"/redfish/v1/Systems/{name}"
-    return {
-        "@odata.id": sid,
-        "@odata.type": "#ComputerSystem.v1_10_0.ComputerSystem",
-        "Id": name,
-        "Name": name,
-        "SystemType": "Physical",
-        "PowerState": b.systems[name].power_state(now),
-        "Status": {"State": "Enabled", "Health": "OK"},
-        "Links": {"Chassis": [{"@odata.id": "/redfish/v1/Chassis/Enclosure"}],
-                  "ManagedBy": [{"@odata.id": "/redfish/v1/Managers/BMC"}]},
-        "Actions": {"#ComputerSystem.Reset": {
-            "target": f"{sid}/Actions/ComputerSystem.Reset",
-            "ResetType@Redfish.AllowableValues": list(ALLOWABLE_RESET_TYPES),
-        }},
-    }
-
-
-def chassis_resource(b: BMC) -> Dict[str, Any]:
-    return {
-        "@odata.id": "/redfish/v1/Chassis/Enclosure",
-        "@odata.type": "#Chassis.v1_10_0.Chassis",
-        "Id": "Enclosure",
-        "Name": "Enclosure",
-        "ChassisType": "Enclosure",
-        "PowerState": "On",
-        "Links": {
-            "ComputerSystems": [{"@odata.id": f"/redfish/v1/Systems/{n}"} for n in b.systems],
-            "ManagedBy": [{"@odata.id": "/redfish/v1/Managers/BMC"}],
-        },
-    }
-
-
-def manager_resource(b: BMC) -> Dict[str, Any]:
-    return {
-        "@odata.id": "/redfish/v1/Managers/BMC",
-        "@odata.type": "#Manager.v1_10_0.Manager",
-        "Id": "BMC",
-        "Name": f"{b.xname} BMC",
-        "ManagerType": "BMC",
-        "Status": {"State": "Enabled", "Health": "OK"},
-        "Actions": {"#Manager.Reset": {
-            "target": "/redfish/v1/Managers/BMC/Actions/Manager.Reset",
-            "ResetType@Redfish.AllowableValues": list(MANAGER_RESET_TYPES),
-        }},
-    }

@@ -1,0 +1,133 @@
+"""The simulator's admin HTTP API (on its own port): state, faults, power, log."""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Optional
+
+from aiohttp import web
+
+from .fleet import Fleet, FleetError
+from .redfish import _json
+
+
+class _BadBody(Exception):
+    pass
+
+
+def _power_body(body: Any) -> str:
+    if not isinstance(body, dict) or "PowerState" not in body:
+        raise _BadBody("body must be {\"PowerState\": \"On\"|\"Off\"}")
+    return body["PowerState"]
+
+
+class AdminMixin:
+    """Mixed into Simulator; expects ``fleet``, ``host`` and ``_sync_bmc``."""
+
+    fleet: Fleet
+    host: str
+
+    async def _admin(self, request: web.Request) -> web.Response:
+        try:
+            return await self._admin_inner(request)
+        except FleetError as exc:
+            msg = str(exc)
+            code = 404 if msg.startswith("unknown") else 400
+            return _json({"error": msg}, code)
+        except _BadBody as exc:
+            return _json({"error": str(exc)}, 400)
+
+    @staticmethod
+    async def _admin_body(request: web.Request) -> Any:
+        raw = await request.read()
+        try:
+            return json.loads(raw) if raw else {}
+        except ValueError:
+            raise _BadBody("malformed JSON body") from None
+
+    async def _admin_inner(self, request: web.Request) -> web.Response:
+        parts = [p for p in request.path.split("/") if p]
+        m = request.method
+        f = self.fleet
+        if parts[:1] != ["admin"]:
+            return _json({"error": "not found"}, 404)
+        rest = parts[1:]
+        if rest == ["health"] and m == "GET":
+            health = {"bmcs": len(f.bmcs), "nodes": f.node_count}
+            if f.hierarchy:
+                health["chassisBmcs"] = len(f.chassis_bmcs)
+            return _json(health)
+        if rest == ["log"]:
+            if m == "GET":
+                bmc = request.query.get("bmc") or None
+                since_s = request.query.get("since")
+                try:
+                    since = float(since_s) if since_s not in (None, "") else None
+                except ValueError:
+                    raise _BadBody("since must be a number") from None
+                return _json({"entries": f.entries(bmc, since)})
+            if m == "DELETE":
+                f.clear_log()
+                return _json({"cleared": True})
+            return _json({"error": "method not allowed"}, 405)
+        if rest == ["bmcs"] and m == "GET":
+            return _json(f.describe(time.time(), self.host))
+        if len(rest) < 2 or rest[0] != "bmcs":
+            return _json({"error": "not found"}, 404)
+        xname = rest[1]
+        if len(rest) == 2 and m == "GET":
+            return _json(f.describe_bmc(f.bmc(xname), time.time(), self.host))
+        if len(rest) == 3 and rest[2] == "fault":
+            if m == "PUT":
+                fault = f.set_fault(xname, await self._admin_body(request))
+                await self._apply_fault(xname, fault["fault"])
+                return _json({"xname": xname, "fault": fault})
+            if m == "DELETE":
+                f.clear_fault(xname)
+                await self._apply_fault(xname, None)
+                return _json({"xname": xname, "fault": None})
+            if m == "GET":
+                return _json({"xname": xname, "fault": f.bmc(xname).fault})
+            return _json({"error": "method not allowed"}, 405)
+        if len(rest) == 3 and rest[2] == "allowable":
+            if m == "PUT":
+                body = await self._admin_body(request)
+                if not isinstance(body, dict) or "ResetType" not in body:
+                    raise _BadBody("body must be {\"ResetType\": [\"On\", ...]}")
+                values = f.set_allowable(xname, body["ResetType"])
+            elif m == "DELETE":
+                values = f.set_allowable(xname, None)
+            elif m == "GET":
+                values = f.allowable(f.bmc(xname))
+            else:
+                return _json({"error": "method not allowed"}, 405)
+            return _json({"xname": xname, "ResetType": values})
+        if len(rest) == 4 and rest[2] == "systems":
+            if m != "PUT":
+                return _json({"error": "method not allowed"}, 405)
+            state = _power_body(await self._admin_body(request))
+            now = time.time()
+            f.set_power(xname, rest[3], state, now)
+            return _json({"xname": xname, "system": rest[3],
+                          "PowerState": f.system(xname, rest[3]).power_state(now)})
+        if len(rest) == 4 and rest[2] == "chassis":
+            if m == "GET":
+                now = time.time()
+                f.element(xname, rest[3])
+                return _json({"xname": xname, "chassis": rest[3],
+                              "PowerState": f.chassis_states(f.chassis_bmc(xname), now)[rest[3]]})
+            if m != "PUT":
+                return _json({"error": "method not allowed"}, 405)
+            state = _power_body(await self._admin_body(request))
+            now = time.time()
+            f.set_chassis_power(xname, rest[3], state, now)
+            await self._reconcile()
+            return _json({"xname": xname, "chassis": rest[3],
+                          "PowerState": f.chassis_states(f.chassis_bmc(xname), now)[rest[3]]})
+        return _json({"error": "not found"}, 404)
+
+    async def _apply_fault(self, xname: str, kind: Optional[str]) -> None:
+        raise NotImplementedError
+
+    async def _reconcile(self) -> None:
+        raise NotImplementedError
