@@ -124,3 +124,40 @@ def test_reaper_resends_a_task_whose_message_was_lost(client, fleet, worker, db,
     Publisher(settings).celery.send_task("pcs.reap", queue=settings.queue_name)
     body = wait_transition(client, tid, timeout=30)
     assert body["tasks"][0]["taskStatusDescription"] == "Transition confirmed, on"
+
+
+def test_overlapping_submissions_queue_in_one_order_on_every_shared_component(db, fleet,
+                                                                              settings):
+    """The rule that prevents deadlock between transitions: submissions lock their components
+    in name order and take sequence numbers under those locks, so of two transitions sharing
+    components one is ahead of the other on all of them, whatever order their requests named."""
+    import threading
+
+    from pcs import scheduler
+    from pcs.domain.operations import Operation
+
+    shared = ["x1000c0s3b0n1", "x1000c0s4b0n1", "x1000c0s6b0n1"]
+    ids: list[uuid.UUID] = []
+    barrier = threading.Barrier(4)
+
+    def submit(order):
+        barrier.wait()
+        with db.transaction() as s:
+            t = scheduler.submit(s, settings, Operation.FORCE_OFF, 5,
+                                 [scheduler.Location(x) for x in order], {})
+        ids.append(t.id)
+
+    orders = [shared, shared[::-1], shared[1:] + shared[:1], [shared[2], shared[0], shared[1]]]
+    threads = [threading.Thread(target=submit, args=(o,)) for o in orders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    with db.transaction() as s:
+        rows = s.execute(select(TransitionTask.transition_id, TransitionTask.xname,
+                                TransitionTask.seq)
+                         .where(TransitionTask.transition_id.in_(ids))).all()
+    order_on = {x: [r.transition_id for r in sorted(rows, key=lambda r: r.seq) if r.xname == x]
+                for x in shared}
+    assert len(ids) == 4
+    assert order_on[shared[0]] == order_on[shared[1]] == order_on[shared[2]]

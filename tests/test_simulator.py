@@ -245,7 +245,8 @@ def test_manager_reset_and_allowable_values():
             flat.set_allowable(flat.bmcs[0].xname, bad)
     with pytest.raises(FleetError):   # chassis understand On/Off types only
         f.set_allowable("x1000c0b0", ["ForceRestart"])
-    assert Fleet(1, reset_types=["On", "Off"]).allowable(Fleet(1).bmcs[0]) == ["On", "Off"]
+    one = Fleet(1, reset_types=["On", "Off"])
+    assert one.allowable(one.bmcs[0]) == ["On", "Off"]
     with pytest.raises(FleetError):
         Fleet(1, reset_types=["Bogus"])
 
@@ -547,3 +548,187 @@ def test_thousand_bmcs_start():
         print(f"1000-BMC startup: {s.startup_s:.2f}s")
     finally:
         assert s.stop() == 0
+
+
+# ------------------------------------------- hierarchy mode over real HTTP
+HBMCS = 9   # chassis x1000c0: slots 0-7; chassis x1000c1: slot 0 only
+CHASSIS_RESET = "/redfish/v1/Chassis/{}/Actions/Chassis.Reset"
+
+
+@pytest.fixture(scope="module")
+def hsim(request, tmp_path_factory):
+    inv = tmp_path_factory.mktemp("hsim") / "inv.json"
+    s = start_sim(HBMCS, ["--nodes-per-bmc", "2", "--initial-state", "on", "--chassis-bmcs",
+                          "--bmc-boot-delay", "0.5", "--power-delay", "0.2",
+                          "--inventory-file", str(inv)], extra_ports=2)
+    s.inventory = json.loads(inv.read_text())
+    request.addfinalizer(s.stop)
+    return s
+
+
+def _refused(url: str) -> bool:
+    try:
+        requests.get(url, timeout=2)
+    except requests.exceptions.ConnectionError:
+        return True
+    return False
+
+
+def _admin_bmc(s, xname):
+    return requests.get(f"{s.admin}/admin/bmcs/{xname}", timeout=10).json()
+
+
+def _chassis_reset(s, j, cid, rt):
+    return requests.post(s.url(HBMCS + j, CHASSIS_RESET.format(cid)), auth=AUTH,
+                         json={"ResetType": rt}, timeout=10)
+
+
+def test_hierarchy_ready_line_inventory_admin(hsim):
+    b = hsim.port_base
+    assert hsim.ready_line == (
+        f"simulator ready: {HBMCS} BMCs on 127.0.0.1:{b}-{b + HBMCS - 1}, admin on "
+        f"127.0.0.1:{b - 1}, 2 chassis BMCs on 127.0.0.1:{b + HBMCS}-{b + HBMCS + 1}")
+    assert [(d["xname"], d["type"]) for d in hsim.inventory[HBMCS:]] == [
+        ("x1000c0b0", "ChassisBMC"), ("x1000c1b0", "ChassisBMC")]
+    assert hsim.inventory[HBMCS]["address"] == f"127.0.0.1:{b + HBMCS}"
+    assert hsim.inventory[0]["type"] == "NodeBMC"
+    bmcs = requests.get(f"{hsim.admin}/admin/bmcs", timeout=10).json()
+    assert len(bmcs) == HBMCS + 2
+    assert bmcs[0]["type"] == "NodeBMC" and bmcs[0]["powered"] is True
+    assert bmcs[HBMCS + 1]["chassis"] == {"Enclosure": "On", "Blade0": "On"}
+    assert bmcs[HBMCS + 1]["type"] == "ChassisBMC" and bmcs[HBMCS + 1]["powered"] is True
+
+
+def test_chassis_bmc_tree_walk(hsim):
+    i = HBMCS   # x1000c0b0
+    root = requests.get(hsim.url(i), timeout=10).json()
+    get = lambda path: requests.get(hsim.url(i, path), auth=AUTH, timeout=10).json()  # noqa
+    assert get(root["Systems"]["@odata.id"])["Members"] == []
+    chassis = get(root["Chassis"]["@odata.id"])
+    ids = [m["@odata.id"] for m in chassis["Members"]]
+    assert ids == ["/redfish/v1/Chassis/Enclosure"] + [
+        f"/redfish/v1/Chassis/Blade{s}" for s in range(8)]
+    enc = get(ids[0])
+    assert (enc["Name"], enc["ChassisType"], enc["PowerState"]) == ("Enclosure", "Enclosure", "On")
+    blade = get(ids[3])
+    assert blade["ChassisType"] == "Blade" and blade["PowerState"] == "On"
+    action = blade["Actions"]["#Chassis.Reset"]
+    assert action == {"target": CHASSIS_RESET.format("Blade2"),
+                      "ResetType@Redfish.AllowableValues": ["On", "ForceOff"]}
+    mgr = get(get(root["Managers"]["@odata.id"])["Members"][0]["@odata.id"])
+    assert mgr["@odata.id"] == "/redfish/v1/Managers/BMC"
+    assert mgr["ManagerType"] == "EnclosureManager"
+    assert mgr["Actions"]["#Manager.Reset"]["ResetType@Redfish.AllowableValues"] == [
+        "ForceRestart", "GracefulRestart"]
+    r = _chassis_reset(hsim, 0, "Blade2", "GracefulRestart")
+    assert r.status_code == 400
+    assert (r.json()["error"]["@Message.ExtendedInfo"][0]["MessageId"]
+            == "Base.1.8.ActionParameterNotSupported")
+    assert requests.get(hsim.url(i, "/redfish/v1/Chassis/Blade9"), auth=AUTH,
+                        timeout=10).status_code == 404
+
+
+def test_blade_off_and_on_over_http(hsim):
+    nb = 1   # x1000c0s1b0, Blade1 of chassis BMC x1000c0b0
+    requests.delete(f"{hsim.admin}/admin/log", timeout=10).raise_for_status()
+    assert _chassis_reset(hsim, 0, "Blade1", "ForceOff").status_code == 204
+    wait_for(lambda: _refused(hsim.url(nb)), timeout=5, what="the node BMC to go away")
+    d = _admin_bmc(hsim, bmc_xname(nb))
+    assert d["powered"] is False and d["systems"] == {"Node0": "Off", "Node1": "Off"}
+    assert _admin_bmc(hsim, "x1000c0b0")["chassis"]["Blade1"] == "Off"
+    assert requests.get(hsim.url(2), timeout=10).status_code == 200   # neighbour unaffected
+    t0 = time.monotonic()
+    assert _chassis_reset(hsim, 0, "Blade1", "On").status_code == 204
+    wait_for(lambda: not _refused(hsim.url(nb)), timeout=10, what="the node BMC to boot")
+    assert time.monotonic() - t0 >= 0.2 + 0.5 - 0.1
+    assert _power(hsim, nb, "Node0") == "Off"
+    entries = requests.get(f"{hsim.admin}/admin/log", params={"bmc": "x1000c0b0"},
+                           timeout=10).json()["entries"]
+    assert [(e["method"], e["path"], e["status"]) for e in entries] == [
+        ("POST", CHASSIS_RESET.format("Blade1"), 204)] * 2
+
+
+def test_enclosure_off_and_blade_refused(hsim):
+    nb, x = 8, "x1000c1b0"   # the only node BMC of chassis x1000c1
+    assert _chassis_reset(hsim, 1, "Enclosure", "ForceOff").status_code == 204
+    wait_for(lambda: _admin_bmc(hsim, x)["chassis"] == {"Enclosure": "Off", "Blade0": "Off"},
+             timeout=5, what="the enclosure and its blades to be off")
+    wait_for(lambda: _refused(hsim.url(nb)), timeout=5, what="the node BMC to go away")
+    r = _chassis_reset(hsim, 1, "Blade0", "On")
+    assert r.status_code == 400
+    err = r.json()["error"]
+    assert err["message"] == "Enclosure is powered off"
+    assert err["@Message.ExtendedInfo"][0]["MessageId"] == "Base.1.8.ActionNotSupported"
+    assert _chassis_reset(hsim, 1, "Enclosure", "On").status_code == 204
+    wait_for(lambda: _admin_bmc(hsim, x)["chassis"]["Enclosure"] == "On", timeout=5,
+             what="the enclosure to be on")
+    time.sleep(0.8)
+    assert _admin_bmc(hsim, x)["chassis"]["Blade0"] == "Off" and _refused(hsim.url(nb))
+    # the admin sets a blade directly, with coupling
+    r = requests.put(f"{hsim.admin}/admin/bmcs/{x}/chassis/Blade0", json={"PowerState": "On"},
+                     timeout=10)
+    assert r.status_code == 200 and r.json()["PowerState"] == "On"
+    wait_for(lambda: not _refused(hsim.url(nb)), timeout=10, what="the node BMC to boot")
+    assert _admin_bmc(hsim, bmc_xname(nb))["systems"] == {"Node0": "Off", "Node1": "Off"}
+
+
+def test_manager_reset_makes_bmc_unreachable(hsim):
+    for i in (HBMCS, 3):   # the chassis BMC x1000c0b0, then node BMC x1000c0s3b0
+        r = requests.post(hsim.url(i, "/redfish/v1/Managers/BMC/Actions/Manager.Reset"),
+                          auth=AUTH, json={"ResetType": "ForceRestart"}, timeout=10)
+        assert r.status_code == 204
+        t0 = time.monotonic()
+        assert _refused(hsim.url(i))
+        wait_for(lambda: not _refused(hsim.url(i)), timeout=10, what="the BMC to come back")
+        assert time.monotonic() - t0 >= 0.3
+    assert _power(hsim, 3, "Node0") == "On"   # a BMC reboot leaves its nodes alone
+
+
+def test_allowable_override(sim):
+    x, url = bmc_xname(3), f"{sim.admin}/admin/bmcs/{bmc_xname(3)}/allowable"
+    try:
+        r = requests.put(url, json={"ResetType": ["On", "ForceOff"]}, timeout=10)
+        assert r.status_code == 200 and r.json() == {"xname": x, "ResetType": ["On", "ForceOff"]}
+        node = requests.get(sim.url(3, "/redfish/v1/Systems/Node1"), auth=AUTH, timeout=10)
+        assert node.json()["Actions"]["#ComputerSystem.Reset"][
+            "ResetType@Redfish.AllowableValues"] == ["On", "ForceOff"]
+        r = requests.post(sim.url(3, RESET.format("Node1")), auth=AUTH,
+                          json={"ResetType": "GracefulShutdown"}, timeout=10)
+        assert r.status_code == 400
+        assert (r.json()["error"]["@Message.ExtendedInfo"][0]["MessageId"]
+                == "Base.1.8.ActionParameterNotSupported")
+        other = requests.get(sim.url(2, "/redfish/v1/Systems/Node1"), auth=AUTH, timeout=10)
+        assert "GracefulShutdown" in other.json()["Actions"]["#ComputerSystem.Reset"][
+            "ResetType@Redfish.AllowableValues"]
+        assert requests.put(url, json={"ResetType": ["Explode"]}, timeout=10).status_code == 400
+    finally:
+        requests.delete(url, timeout=10).raise_for_status()
+    node = requests.get(sim.url(3, "/redfish/v1/Systems/Node1"), auth=AUTH, timeout=10)
+    assert "GracefulShutdown" in node.json()["Actions"]["#ComputerSystem.Reset"][
+        "ResetType@Redfish.AllowableValues"]
+
+
+def test_flat_mode_has_no_chassis_bmcs(sim):
+    bmcs = requests.get(f"{sim.admin}/admin/bmcs", timeout=10).json()
+    assert [b["type"] for b in bmcs] == ["NodeBMC"] * 4
+    assert all(b["powered"] and "chassis" not in b for b in bmcs)
+    r = requests.post(sim.url(0, "/redfish/v1/Managers/BMC/Actions/Manager.Reset"), auth=AUTH,
+                      json={"ResetType": "ForceRestart"}, timeout=10)
+    assert r.status_code == 204 and requests.get(sim.url(0), timeout=10).status_code == 200
+
+
+def test_reset_types_flag():
+    s = start_sim(1, ["--reset-types", "On,ForceOff"])
+    try:
+        node = requests.get(s.url(0, "/redfish/v1/Systems/Node0"), auth=AUTH, timeout=10)
+        assert node.json()["Actions"]["#ComputerSystem.Reset"][
+            "ResetType@Redfish.AllowableValues"] == ["On", "ForceOff"]
+        r = requests.post(s.url(0, RESET.format("Node0")), auth=AUTH,
+                          json={"ResetType": "ForceRestart"}, timeout=10)
+        assert r.status_code == 400
+    finally:
+        assert s.stop() == 0
+    bad = subprocess.run([sys.executable, "-m", "pcs.simulator", "--bmcs", "1",
+                          "--reset-types", "On,Bogus"], cwd=str(ROOT), capture_output=True,
+                         text=True, timeout=30)
+    assert bad.returncode == 2 and "Bogus" in bad.stderr

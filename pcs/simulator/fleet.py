@@ -166,13 +166,13 @@ class Fleet(HierarchyMixin):
             raise FleetError("PowerState must be 'On' or 'Off'")
         s = self.system(xname, system)
         if self.hierarchy and norm == ON:
-            self.sync(now)
+            self.sync_for(self.bmc(xname), now)
             if not self.bmc(xname).powered:
                 raise Unreachable(f"{xname} is not powered (its slot is off)")
         s.set_state(norm)
 
     def power_states(self, xname: str, now: float) -> Dict[str, str]:
-        self.sync(now)
+        self.sync_for(self.bmc(xname), now)
         return {n: s.power_state(now) for n, s in self.bmc(xname).systems.items()}
 
     # ---- faults ---------------------------------------------------------
@@ -225,7 +225,7 @@ class Fleet(HierarchyMixin):
 
     # ---- descriptions ---------------------------------------------------
     def describe_bmc(self, b: BMC, now: float, host: str = "127.0.0.1") -> Dict[str, Any]:
-        self.sync(now)
+        self.sync_for(b, now)
         d: Dict[str, Any] = {"xname": b.xname, "address": f"{host}:{b.port}",
                              "type": b.kind, "systems": self.power_states(b.xname, now),
                              "fault": b.fault, "powered": b.powered,

@@ -24,6 +24,7 @@ class HierarchyMixin:
     power_delay_s: float
     bmc_boot_delay_s: float
     chassis_bmcs: List[ChassisBMC]
+    _parent: Dict[str, Tuple[ChassisBMC, int]] = {}   # node BMC xname -> (chassis BMC, slot)
 
     def _build_chassis(self, port_next: int) -> None:
         by_chassis: Dict[str, ChassisBMC] = {}
@@ -41,7 +42,7 @@ class HierarchyMixin:
             slot = slot_of(b.index)
             cb.blades[slot] = System(name=f"Blade{slot}", state=ON)
             cb.slot_bmcs[slot] = b
-        self._parent: Dict[str, Tuple[ChassisBMC, int]] = {
+        self._parent = {
             b.xname: (cb, s) for cb in self.chassis_bmcs for s, b in cb.slot_bmcs.items()}
 
     @property
@@ -97,9 +98,16 @@ class HierarchyMixin:
         except KeyError:
             raise FleetError(f"unknown chassis {cid!r} on {xname}") from None
 
+    def sync_for(self, b: BMC, now: float) -> None:
+        """Settle only the chassis that can change BMC ``b`` (cheaper than :meth:`sync`)."""
+        if isinstance(b, ChassisBMC):
+            self._sync_chassis(b, now)
+        elif b.xname in self._parent:
+            self._sync_chassis(self._parent[b.xname][0], now)
+
     def reachable(self, b: BMC, now: float) -> bool:
         """Whether BMC ``b`` answers at ``now`` (faults aside)."""
-        self.sync(now)
+        self.sync_for(b, now)
         return b.reachable(now)
 
     # ---- operations ---------------------------------------------------------
@@ -142,12 +150,12 @@ class HierarchyMixin:
             b.boot_until = max(b.boot_until, now + self.bmc_boot_delay_s)
 
     def chassis_states(self, cb: ChassisBMC, now: float) -> Dict[str, str]:
-        self.sync(now)
+        self._sync_chassis(cb, now)
         return {cid: el.power_state(now) for cid, el in cb.elements().items()}
 
     def check_node_bmc(self, b: BMC, now: float) -> None:
         """Raise Unreachable if node BMC ``b`` cannot take a request at ``now``."""
-        self.sync(now)
+        self.sync_for(b, now)
         if not b.powered:
             raise Unreachable(f"{b.xname} is not powered (its slot is off)")
         if not b.reachable(now):

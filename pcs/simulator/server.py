@@ -135,7 +135,8 @@ class Simulator(RedfishMixin, AdminMixin):
 
     # ---- reachability -----------------------------------------------------
     def _should_listen(self, b: BMC, now: float) -> bool:
-        return self.fleet.fault_kind(b) != "down" and self.fleet.reachable(b, now)
+        # the caller has settled the whole fleet at ``now``
+        return self.fleet.fault_kind(b) != "down" and b.reachable(now)
 
     async def _reconcile(self) -> None:
         """Open or close BMC ports to match faults and (hierarchy) power/boot state."""
