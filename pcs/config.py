@@ -91,6 +91,15 @@ class Settings:
         return not self.broker_url
 
     @property
+    def step_lease_s(self) -> float:
+        """How long a claimed step may run before the reaper takes it back: PCS_LEASE_S, but
+        never less than the longest step can take (three reads and one action, timed out),
+        so that a slow but live worker is never doubled."""
+        longest = 3 * (self.connect_timeout_s + self.status_timeout_s) + (
+            self.connect_timeout_s + self.action_timeout_s)
+        return max(self.lease_s, longest + 5.0)
+
+    @property
     def state_path(self) -> Path:
         return Path(self.state_dir).resolve()
 

@@ -26,7 +26,7 @@ from pcs.domain.tiers import tier_of
 from pcs.inventory.credentials import CredentialStore
 from pcs.inventory.store import bmc_address
 from pcs.models import Bmc, BmcExchange, Component, Transition, TransitionTask
-from pcs.redfish.client import Exchange, RedfishClient, client_for
+from pcs.redfish.client import Exchange, RedfishClient, client_for, in_motion
 
 log = logging.getLogger(__name__)
 exchanges = BmcExchange.__table__
@@ -68,7 +68,7 @@ class Executor:
     def run_step(self, task_id: int) -> None:
         """Claim the task and run its steps until it must wait or ends. Stale messages: no-op."""
         with self.db.transaction() as session:
-            claim = scheduler.claim(session, task_id, self.settings.lease_s)
+            claim = scheduler.claim(session, task_id, self.settings.step_lease_s)
             if claim is None:
                 return
             ctx = self._load(session, claim)
@@ -132,13 +132,14 @@ class Executor:
     def _apply(self, ctx: StepContext) -> bool:
         action = ctx.plan[0]
         if ctx.action is action and ctx.action_sent_at is not None:
-            # An earlier attempt recorded the intent and may have reached the BMC (its worker
-            # died): never send blindly again, read the state first.
-            ctx.phase = "confirm"
-            ctx.deadline_at = self._deadline_for(ctx, action, ctx.action_sent_at)
-            with self.db.transaction() as session:
-                self._write_exchanges(session, ctx)
-                return self._save(session, ctx)
+            # An earlier attempt recorded the intent and its worker died: the action may or may
+            # not have reached the BMC. Never send blindly; read the state first.
+            if not self._unsent_after_crash(ctx, action):
+                ctx.phase = "confirm"
+                ctx.deadline_at = self._deadline_for(ctx, action, ctx.action_sent_at)
+                with self.db.transaction() as session:
+                    self._write_exchanges(session, ctx)
+                    return self._save(session, ctx)
         reset_type = reset_type_for(action, ctx.allowable)
         sent_at = scheduler.utcnow()
         with self.db.transaction() as session:
@@ -195,6 +196,16 @@ class Executor:
             ctx.phase, ctx.action_sent_at, ctx.deadline_at = "apply", None, None
             ctx.tier = tier_of(ctx.plan[0], ctx.component_type)
             return self._save(session, ctx)
+
+    def _unsent_after_crash(self, ctx: StepContext, action: Action) -> bool:
+        """True when the state shows that an On or ForceOff whose sender died never arrived
+        (still plainly in the old state, not moving): then it is sent now. Other actions are
+        not repeated: a graceful shutdown may just be slow, a restart leaves no trace."""
+        if action not in (Action.ON, Action.FORCE_OFF):
+            return False
+        state, exchange = ctx.client.get_power_state(ctx.system_path)
+        ctx.unrecorded.append((exchange, "confirm"))
+        return state is not None and state != TARGET_STATE[action] and not in_motion(exchange)
 
     # -- sequencing -----------------------------------------------------------------------------
     def _tier_open(self, session: Session, ctx: StepContext, action: Action) -> bool:

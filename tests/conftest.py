@@ -5,6 +5,7 @@ PCS_TEST_DATABASE_URL / PCS_TEST_BROKER_URL name the servers; by default the one
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 import uuid
@@ -119,3 +120,37 @@ def db(settings):
     database = Database(settings.database_url, pool_size=2)
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def private_stack_factory(server_urls, settings):
+    """(settings, simulator, client) on a database and queue of their own, so that no other
+    worker takes their tasks; every BMC the simulator lists is registered. Start workers with
+    harness.Worker(settings.as_env(), ...)."""
+    from pcs.api import create_app
+    from pcs.migrate import upgrade
+    made = []
+
+    def make(sim, **overrides):
+        name = f"pcs_private_{uuid.uuid4().hex[:8]}"
+        admin_execute(server_urls[0], f'CREATE DATABASE "{name}"')
+        url = with_database(server_urls[0], name)
+        upgrade(url)
+        private = dataclasses.replace(settings, database_url=url,
+                                      queue_name=f"pcs-private-{uuid.uuid4().hex[:6]}",
+                                      **overrides)
+        app = create_app(private)
+        made.append((name, sim, app))
+        client = app.test_client()
+        for bmc in sim.bmcs_listed():
+            body = {"xname": bmc["xname"], "address": bmc["address"], "scheme": "http",
+                    "username": "root", "password": sim.password, "verifyTls": False}
+            response = client.post("/v1/inventory/bmcs", json=body)
+            assert response.status_code == 201, response.get_json()
+        return private, sim, client
+
+    yield make
+    for name, sim, app in made:
+        app.extensions["pcs"].db.dispose()
+        sim.stop()
+        admin_execute(server_urls[0], f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

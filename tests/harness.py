@@ -70,13 +70,17 @@ class Simulator:
     """`python -m pcs.simulator` as a child process, driven through its admin endpoint."""
 
     def __init__(self, bmcs: int, nodes_per_bmc: int = 2, power_delay_s: float = 0.3,
-                 password: str = "initial0", log_path: Path | None = None):
+                 password: str = "initial0", chassis_bmcs: bool = False,
+                 bmc_boot_delay_s: float = 0.0):
         self.bmcs, self.nodes_per_bmc, self.password = bmcs, nodes_per_bmc, password
-        self.port_base = free_port_block(bmcs)
+        chassis = len({i // 8 for i in range(bmcs)}) if chassis_bmcs else 0
+        self.port_base = free_port_block(bmcs + chassis)
         self.admin = f"http://127.0.0.1:{self.port_base - 1}"
         argv = [sys.executable, "-m", "pcs.simulator", "--bmcs", str(bmcs), "--nodes-per-bmc",
                 str(nodes_per_bmc), "--port-base", str(self.port_base), "--power-delay",
                 str(power_delay_s), "--password", password]
+        if chassis_bmcs:
+            argv += ["--chassis-bmcs", "--bmc-boot-delay", str(bmc_boot_delay_s)]
         self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         text=True, cwd=ROOT)
         line = self.process.stdout.readline()
@@ -93,6 +97,14 @@ class Simulator:
                 "username": "root", "password": self.password, "verifyTls": False}
         body.update(overrides)
         return body
+
+    def bmcs_listed(self) -> list[dict]:
+        """The simulator's own list: node BMCs, then chassis BMCs (with their addresses)."""
+        return requests.get(f"{self.admin}/admin/bmcs", timeout=5).json()
+
+    def set_allowable(self, bmc_xname: str, reset_types: list[str]) -> None:
+        requests.put(f"{self.admin}/admin/bmcs/{bmc_xname}/allowable",
+                     json={"ResetType": reset_types}, timeout=5).raise_for_status()
 
     def set_power(self, bmc_xname: str, system: str, state: str) -> None:
         r = requests.put(f"{self.admin}/admin/bmcs/{bmc_xname}/systems/{system}",

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from harness import free_port_block, wait_for
 
 from pcs.simulator import bmc_xname
@@ -219,6 +218,12 @@ def test_coupling_settles_in_time_order():
     assert f.chassis_states(f.chassis_bmc(x), 13.0)["Blade2"] == "Off"
     assert not f.bmcs[10].powered
     f.set_chassis_power(x, "Enclosure", "On", 20.0)
+    f.power_delay_s = 0.0
+    f.reset_chassis(x, "Blade3", "ForceOff", 21.0)   # zero delay: couples at once
+    assert not f.bmcs[11].powered
+    f.reset_chassis(x, "Enclosure", "ForceOff", 22.0)
+    assert f.chassis_states(f.chassis_bmc(x), 22.0)["Blade0"] == "Off"
+    f.reset_chassis(x, "Enclosure", "On", 23.0)
     with pytest.raises(FleetError):
         f.set_chassis_power(x, "Blade9", "On", 20.0)
     with pytest.raises(FleetError):
@@ -679,7 +684,7 @@ def test_manager_reset_makes_bmc_unreachable(hsim):
         assert r.status_code == 204
         t0 = time.monotonic()
         assert _refused(hsim.url(i))
-        wait_for(lambda: not _refused(hsim.url(i)), timeout=10, what="the BMC to come back")
+        wait_for(lambda i=i: not _refused(hsim.url(i)), timeout=10, what="the BMC to come back")
         assert time.monotonic() - t0 >= 0.3
     assert _power(hsim, 3, "Node0") == "On"   # a BMC reboot leaves its nodes alone
 

@@ -21,6 +21,12 @@ POWER_STATE_FOR = {"on": "on", "off": "off", "poweringon": "off", "poweringoff":
                    "paused": "on"}
 
 
+def in_motion(exchange: "Exchange") -> bool:
+    """Whether a power-state read shows a change under way (PoweringOn / PoweringOff)."""
+    raw = str((exchange.json or {}).get("PowerState") or "").lower()
+    return raw in ("poweringon", "poweringoff")
+
+
 @dataclass(frozen=True)
 class BmcAddress:
     """Where a BMC answers and how to authenticate. repr() never shows the password."""

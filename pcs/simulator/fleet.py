@@ -11,12 +11,31 @@ import collections
 from typing import Any, Deque, Dict, Iterable, List, Optional
 
 from .hierarchy import EnclosureOff, HierarchyMixin, Unreachable
-from .model import (ALLOWABLE_RESET_TYPES, CHASSIS_RESET_TYPES, FAULT_KINDS,
-                    KNOWN_RESET_TYPES, LOG_MAX_ENTRIES, MANAGER_RESET_TYPES, OFF, ON,
-                    POWERING_OFF, POWERING_ON, BMC, ChassisBMC, FleetError, System,
-                    bmc_xname)
-from .resources import (chassis_resource, enclosure_chassis_resource, error_body,
-                        manager_resource, service_root, system_resource)
+from .model import (
+    ALLOWABLE_RESET_TYPES,
+    BMC,
+    CHASSIS_RESET_TYPES,
+    FAULT_KINDS,
+    KNOWN_RESET_TYPES,
+    LOG_MAX_ENTRIES,
+    MANAGER_RESET_TYPES,
+    OFF,
+    ON,
+    POWERING_OFF,
+    POWERING_ON,
+    ChassisBMC,
+    FleetError,
+    System,
+    bmc_xname,
+)
+from .resources import (
+    chassis_resource,
+    enclosure_chassis_resource,
+    error_body,
+    manager_resource,
+    service_root,
+    system_resource,
+)
 
 __all__ = [
     "ALLOWABLE_RESET_TYPES", "CHASSIS_RESET_TYPES", "FAULT_KINDS", "KNOWN_RESET_TYPES",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Tuple
 
-from .model import OFF, ON, BMC, ChassisBMC, FleetError, System, chassis_of, slot_of
+from .model import BMC, OFF, ON, ChassisBMC, FleetError, System, chassis_of, slot_of
 
 
 class HierarchyMixin:
@@ -113,21 +113,23 @@ class HierarchyMixin:
     # ---- operations ---------------------------------------------------------
     def chassis_reset(self, xname: str, cid: str, reset_type: str, now: float) -> None:
         """Chassis.Reset on a chassis BMC's Enclosure or Blade<s>."""
-        self.sync(now)
         cb = self.chassis_bmc(xname)
+        self._sync_chassis(cb, now)
         el = self.element(xname, cid)
         if reset_type in ("On", "ForceOn"):
             self._check_enclosure_on(cb, cid)
+        before = el.state
         el.reset(reset_type, now, self.power_delay_s)
-        self._sync_chassis(cb, now)   # a zero delay takes effect (and couples) at once
+        if el.pending_target is None and el.state != before:
+            self._apply(cb, cid, el.state, now)   # a zero delay takes effect (and couples) now
 
     def set_chassis_power(self, xname: str, cid: str, state: str, now: float) -> None:
         """Admin: set a chassis element's power directly (cancelling any pending change)."""
         norm = {"on": ON, "off": OFF}.get(str(state).lower())
         if norm is None:
             raise FleetError("PowerState must be 'On' or 'Off'")
-        self.sync(now)
         cb = self.chassis_bmc(xname)
+        self._sync_chassis(cb, now)
         el = self.element(xname, cid)
         if norm == ON:
             self._check_enclosure_on(cb, cid)

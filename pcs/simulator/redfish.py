@@ -8,9 +8,21 @@ from typing import Any, Optional
 
 from aiohttp import web
 
-from .fleet import (MANAGER_RESET_TYPES, BMC, ChassisBMC, EnclosureOff, Fleet, FleetError,
-                    Unreachable, chassis_resource, enclosure_chassis_resource, error_body,
-                    manager_resource, service_root, system_resource)
+from .fleet import (
+    BMC,
+    MANAGER_RESET_TYPES,
+    ChassisBMC,
+    EnclosureOff,
+    Fleet,
+    FleetError,
+    Unreachable,
+    chassis_resource,
+    enclosure_chassis_resource,
+    error_body,
+    manager_resource,
+    service_root,
+    system_resource,
+)
 from .resources import collection
 
 JSON_CT = "application/json"
@@ -92,7 +104,7 @@ class RedfishMixin:
                 if method != "GET":
                     return self._not_allowed(path)
                 if isinstance(b, ChassisBMC):
-                    self.fleet.sync(now)
+                    self.fleet.sync_for(b, now)
                     return _json(enclosure_chassis_resource(b, parts[1], now,
                                                             self.fleet.allowable(b)))
                 return _json(chassis_resource(b))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Dict, List, Optional
 
-from .model import ALLOWABLE_RESET_TYPES, CHASSIS_ALLOWABLE, MANAGER_RESET_TYPES, BMC, ChassisBMC
+from .model import ALLOWABLE_RESET_TYPES, BMC, CHASSIS_ALLOWABLE, MANAGER_RESET_TYPES, ChassisBMC
 
 
 def collection(coll: str, type_name: str, members: List[str]) -> Dict[str, Any]:
