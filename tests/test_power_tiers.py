@@ -1,0 +1,101 @@
+"""Power sequencing across component types, against a simulated cabinet (chassis BMC, slots,
+node BMCs, nodes): API.md "Power sequencing" and the dependency rules."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from harness import Simulator, Worker, post_transition, wait_transition
+
+pytestmark = pytest.mark.integration
+
+NODES = ["x1000c0s0b0n0", "x1000c0s0b0n1", "x1000c0s1b0n0", "x1000c0s1b0n1"]
+SLOTS = ["x1000c0s0", "x1000c0s1"]
+CHASSIS = "x1000c0"
+
+
+@pytest.fixture
+def cabinet(private_stack_factory, scratch_dir):
+    settings, sim, client = private_stack_factory(
+        Simulator(bmcs=2, nodes_per_bmc=2, power_delay_s=0.3, chassis_bmcs=True,
+                  bmc_boot_delay_s=1.0))
+    worker = Worker(settings.as_env(), scratch_dir / "tiers-worker.log", concurrency=8,
+                    name="tiers")
+    yield settings, sim, client
+    worker.stop()
+
+
+def _first_reset_time(sim, path_end: str, bmc: str, reset_type: str, since: float) -> float:
+    times = [e["time"] for e in sim.log(bmc, since) if e["method"] == "POST"
+             and e["path"].endswith(path_end) and (e["body"] or {}).get("ResetType") == reset_type
+             and 200 <= e["status"] < 300]
+    assert times, f"no {reset_type} to {bmc}{path_end}"
+    return min(times)
+
+
+def test_cabinet_components_are_registered_with_their_types(cabinet):
+    _, _, client = cabinet
+    types = {c["xname"]: c["type"] for c in
+             client.get("/v1/inventory/components").get_json()["components"]}
+    assert types[CHASSIS] == "Chassis" and types["x1000c0b0"] == "ChassisBMC"
+    assert [types[s] for s in SLOTS] == ["ComputeModule", "ComputeModule"]
+    assert all(types[n] == "Node" for n in NODES) and types["x1000c0s0b0"] == "NodeBMC"
+
+
+def test_off_goes_children_first_and_on_goes_parents_first(cabinet):
+    _, sim, client = cabinet
+    for bmc in ("x1000c0s0b0", "x1000c0s1b0"):
+        for node in ("Node0", "Node1"):
+            sim.set_power(bmc, node, "On")
+    start = time.time()
+    off = wait_transition(client, post_transition(client, "force-off",
+                                                  NODES + SLOTS + [CHASSIS]),
+                          timeout=60)
+    assert off["taskCounts"]["succeeded"] == 7, off["tasks"]
+    node_off = max(_first_reset_time(sim, f"Node{n}/Actions/ComputerSystem.Reset",
+                                     f"x1000c0s{s}b0", "ForceOff", start)
+                   for s in (0, 1) for n in (0, 1))
+    slot_off = [_first_reset_time(sim, f"Blade{s}/Actions/Chassis.Reset", "x1000c0b0",
+                                  "ForceOff", start) for s in (0, 1)]
+    chassis_off = _first_reset_time(sim, "Enclosure/Actions/Chassis.Reset", "x1000c0b0",
+                                    "ForceOff", start)
+    assert node_off < min(slot_off) and max(slot_off) < chassis_off
+
+    start = time.time()
+    on = wait_transition(client, post_transition(client, "on", NODES + SLOTS + [CHASSIS]),
+                         timeout=90)
+    assert on["taskCounts"]["succeeded"] == 7, on["tasks"]
+    chassis_on = _first_reset_time(sim, "Enclosure/Actions/Chassis.Reset", "x1000c0b0", "On",
+                                   start)
+    slot_on = [_first_reset_time(sim, f"Blade{s}/Actions/Chassis.Reset", "x1000c0b0", "On",
+                                 start) for s in (0, 1)]
+    node_on = min(_first_reset_time(sim, f"Node{n}/Actions/ComputerSystem.Reset",
+                                    f"x1000c0s{s}b0", "On", start)
+                  for s in (0, 1) for n in (0, 1))
+    assert chassis_on < min(slot_on) and max(slot_on) < node_on
+
+
+def test_parent_whose_child_failed_to_shut_down_fails_naming_the_child(cabinet):
+    _, sim, client = cabinet
+    sim.set_power("x1000c0s1b0", "Node0", "On")
+    sim.set_fault("x1000c0s1b0", fault="status", status=500, message="BMC busy")
+    try:
+        body = wait_transition(client, post_transition(client, "force-off",
+                                                       ["x1000c0s1b0n0", "x1000c0s1"]),
+                               timeout=60)
+    finally:
+        sim.clear_fault("x1000c0s1b0")
+    tasks = {t["xname"]: t for t in body["tasks"]}
+    assert tasks["x1000c0s1b0n0"]["taskStatus"] == "failed"
+    assert tasks["x1000c0s1"] == {
+        "xname": "x1000c0s1", "taskStatus": "failed",
+        "taskStatusDescription": "Failed to achieve transition",
+        "error": "Timeout waiting for transition, forceoff, on dependency, x1000c0s1b0n0."}
+
+
+def test_controller_restart_is_confirmed_when_the_bmc_answers_again(cabinet):
+    _, _, client = cabinet
+    body = wait_transition(client, post_transition(client, "soft-restart", ["x1000c0s0b0"]),
+                           timeout=60)
+    assert body["tasks"][0]["taskStatusDescription"] == "Transition confirmed, gracefulrestart"
