@@ -26,6 +26,9 @@ def make_celery(settings: Settings) -> Celery:
         broker_transport_options={"visibility_timeout": 300, "socket_timeout": 5,
                                   "socket_connect_timeout": 5},
         broker_pool_limit=16, worker_hijack_root_logger=False,
+        # A step whose broker connection drops finishes its database writes; its message is
+        # redelivered or re-sent by the reaper, and the claim makes a second run harmless.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         beat_schedule={"reap": {"task": REAP, "schedule": settings.reap_interval_s,
                                 "options": {"queue": settings.queue_name, "expires": 60}}},
     )

@@ -68,19 +68,14 @@ def migrate_command():
     console.print("database schema is up to date")
 
 
-@cli.command()
-def simulate(bmcs: int = typer.Option(8, help="number of simulated BMCs"),
-             nodes_per_bmc: int = typer.Option(2, help="ComputerSystems behind each BMC"),
-             port_base: int = typer.Option(29000, help="port of the first BMC (admin: one below)"),
-             power_delay: float = typer.Option(0.0, help="seconds before a power change shows"),
-             initial_state: str = typer.Option("off", help="on or off"),
-             inventory_file: str = typer.Option(None, help="write the BMC list as JSON here"),
-             register: str = typer.Option(None, help="register the BMCs with this API URL")):
-    """Serve a fleet of Redfish BMCs on 127.0.0.1 for demos, tests and benchmarks."""
-    from pcs.simulator import serve
+@cli.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                               "help_option_names": []})
+def simulate(ctx: typer.Context):
+    """Serve a fleet of Redfish BMCs on 127.0.0.1 for demos, tests and benchmarks
+    (`pcs simulate --help` lists its options)."""
+    from pcs.simulator.__main__ import main as simulator_main
 
-    serve(bmcs, nodes_per_bmc=nodes_per_bmc, port_base=port_base, power_delay_s=power_delay,
-          initial_state=initial_state, inventory_file=inventory_file, register_url=register)
+    raise typer.Exit(simulator_main(list(ctx.args)) or 0)
 
 
 def main() -> None:
