@@ -21,8 +21,9 @@ def make_celery(settings: Settings) -> Celery:
     app.conf.update(
         task_serializer="json", accept_content=["json"], result_backend=None,
         task_ignore_result=True, task_acks_late=True, worker_prefetch_multiplier=1,
-        task_default_queue=settings.queue_name, task_send_sent_event=True,
-        worker_send_task_events=True, broker_connection_retry_on_startup=True,
+        # Task events cost about 1 ms per message; Flower turns them on in the workers it
+        # watches (`pcs up` also starts the worker with -E).
+        task_default_queue=settings.queue_name, broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": 300, "socket_timeout": 5,
                                   "socket_connect_timeout": 5},
         broker_pool_limit=16, worker_hijack_root_logger=False,

@@ -9,6 +9,7 @@ A step never waits: it defers the task with next_check_at and the dispatcher sen
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -26,7 +27,7 @@ from pcs.domain.tiers import tier_of
 from pcs.inventory.credentials import CredentialStore
 from pcs.inventory.store import bmc_address
 from pcs.models import Bmc, BmcExchange, Component, Transition, TransitionTask
-from pcs.redfish.client import Exchange, RedfishClient, client_for, in_motion
+from pcs.redfish.client import Exchange, RedfishClient, in_motion
 
 log = logging.getLogger(__name__)
 exchanges = BmcExchange.__table__
@@ -64,6 +65,8 @@ class Executor:
         self.settings = settings
         self.db = db
         self.credentials = credentials
+        self._clients: dict[int, tuple[datetime, RedfishClient]] = {}
+        self._clients_lock = threading.Lock()
 
     def run_step(self, task_id: int) -> None:
         """Claim the task and run its steps until it must wait or ends. Stale messages: no-op."""
@@ -164,9 +167,9 @@ class Executor:
             ctx.phase = "confirm"
             ctx.description = outcomes.confirming(action.value)
             ctx.deadline_at = self._deadline_for(ctx, action, sent_at)
-            check_at = scheduler.utcnow() + timedelta(seconds=self.settings.confirm_interval_s)
-            self._defer(session, ctx, check_at)
-            return False
+            # The first read goes at once (a fast BMC is confirmed without another message);
+            # later ones wait PCS_CONFIRM_INTERVAL_S, without holding this worker.
+            return self._save(session, ctx)
 
     def _confirm(self, ctx: StepContext) -> bool:
         action = ctx.action
@@ -305,9 +308,15 @@ class Executor:
                         .values(state="done", **columns))
 
     def _load(self, session: Session, claim: scheduler.Claim) -> StepContext | None:
+        # Plain columns, not ORM entities: this runs for every step.
         row = session.execute(
-            select(TransitionTask, Transition.operation, Transition.task_deadline_minutes,
-                   Transition.multi_tier, Component, Bmc)
+            select(TransitionTask.xname, TransitionTask.phase, TransitionTask.plan,
+                   TransitionTask.action, TransitionTask.action_sent_at,
+                   TransitionTask.deadline_at, TransitionTask.description, TransitionTask.tier,
+                   Transition.operation, Transition.task_deadline_minutes,
+                   Transition.multi_tier, Component.redfish_path, Component.reset_target,
+                   Component.allowable_values, Component.type, Bmc.id.label("bmc_id"),
+                   Bmc.updated_at.label("bmc_updated_at"))
             .join(Transition, Transition.id == TransitionTask.transition_id)
             .join(Component, Component.id == TransitionTask.component_id)
             .join(Bmc, Bmc.id == Component.bmc_id)
@@ -318,21 +327,32 @@ class Executor:
                              outcomes.MISSING_XNAME)
             scheduler.complete_if_done(session, claim.transition_id)
             return None
-        task, operation, deadline_minutes, multi_tier, component, bmc = row
-        address = bmc_address(bmc, self.credentials, self.settings.ca_bundle)
-        client = client_for((bmc.id,), address,
-                            connect_timeout_s=self.settings.connect_timeout_s,
-                            read_timeout_s=self.settings.status_timeout_s,
-                            action_timeout_s=self.settings.action_timeout_s)
         return StepContext(
-            claim=claim, xname=task.xname, operation=Operation(operation),
-            deadline_minutes=deadline_minutes, phase=task.phase,
-            plan=[Action(a) for a in task.plan], action=Action(task.action) if task.action else None,
-            action_sent_at=task.action_sent_at, deadline_at=task.deadline_at,
-            description=task.description or outcomes.GATHERING_DATA,
-            system_path=component.redfish_path, reset_target=component.reset_target,
-            allowable=list(component.allowable_values or []), bmc_id=bmc.id, client=client,
-            component_type=component.type, tier=task.tier, multi_tier=multi_tier)
+            claim=claim, xname=row.xname, operation=Operation(row.operation),
+            deadline_minutes=row.task_deadline_minutes, phase=row.phase,
+            plan=[Action(a) for a in row.plan], action=Action(row.action) if row.action else None,
+            action_sent_at=row.action_sent_at, deadline_at=row.deadline_at,
+            description=row.description or outcomes.GATHERING_DATA,
+            system_path=row.redfish_path, reset_target=row.reset_target,
+            allowable=list(row.allowable_values or []), bmc_id=row.bmc_id,
+            client=self._client(session, row.bmc_id, row.bmc_updated_at),
+            component_type=row.type, tier=row.tier, multi_tier=row.multi_tier)
+
+    def _client(self, session: Session, bmc_id: int, updated_at: datetime) -> RedfishClient:
+        """The process's keep-alive client for the BMC, rebuilt when its record changes (the
+        password is decrypted once per version)."""
+        with self._clients_lock:
+            version, client = self._clients.get(bmc_id, (None, None))
+            if version != updated_at:
+                if client is not None:
+                    client.close()
+                address = bmc_address(session.get(Bmc, bmc_id), self.credentials,
+                                      self.settings.ca_bundle)
+                client = RedfishClient(address, connect_timeout_s=self.settings.connect_timeout_s,
+                                       read_timeout_s=self.settings.status_timeout_s,
+                                       action_timeout_s=self.settings.action_timeout_s)
+                self._clients[bmc_id] = (updated_at, client)
+            return client
 
 
 def _exchange_columns(exchange: Exchange) -> dict:

@@ -1,2 +1,2 @@
 """HTTP to BMCs. Knows nothing of the database: every call returns the Exchange it made."""
-from pcs.redfish.client import BmcAddress, Exchange, RedfishClient, client_for  # noqa: F401
+from pcs.redfish.client import BmcAddress, Exchange, RedfishClient  # noqa: F401

@@ -1,7 +1,6 @@
 """One BMC exchange, timed and described; reads retried with care, actions never blindly."""
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -168,18 +167,3 @@ def _root(exc: BaseException) -> BaseException:
             break
         exc = exc.__context__
     return exc
-
-
-_clients: dict[tuple, RedfishClient] = {}
-_clients_lock = threading.Lock()
-
-
-def client_for(bmc_key: tuple, address: BmcAddress, **timeouts) -> RedfishClient:
-    """A process-wide client per BMC (keep-alive). bmc_key changes when the BMC record changes."""
-    with _clients_lock:
-        client = _clients.get(bmc_key)
-        if client is None or client.address != address:
-            if client is not None:
-                client.close()
-            client = _clients[bmc_key] = RedfishClient(address, **timeouts)
-        return client
