@@ -55,6 +55,8 @@ class Settings:
         60, "PCS_QUEUE_TIMEOUT_MINUTES", "minutes a task may wait in a component's queue")
     max_locations: int = _opt(100000, "PCS_MAX_LOCATIONS", "locations accepted in one request")
     worker_concurrency: int = _opt(32, "PCS_WORKER_CONCURRENCY", "threads per worker process")
+    worker_processes: int = _opt(
+        0, "PCS_WORKER_PROCESSES", "worker processes 'pcs up' starts; 0 = one per core")
     dispatch_interval_s: float = _opt(
         0.2, "PCS_DISPATCH_INTERVAL_S", "seconds between dispatcher passes")
     max_dispatched: int = _opt(

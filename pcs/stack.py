@@ -91,10 +91,12 @@ class Stack:
                           "--worker-class", "gthread", "--threads", str(s.api_threads),
                           "--timeout", "120", "pcs.api:create_app()"],
                   f"http://{s.api_host}:{s.api_port}"),
-            Child("worker", celery + ["worker", "--pool", "threads", "--concurrency",
-                                      str(s.worker_concurrency), "-Q", s.queue_name, "-E",
-                                      "--loglevel", s.log_level, "-n", "pcs-worker@%h"],
-                  f"{s.worker_concurrency} threads on queue '{s.queue_name}'"),
+            *(Child(f"worker-{i}", celery + [
+                "worker", "--pool", "threads", "--concurrency", str(s.worker_concurrency),
+                "-Q", s.queue_name, "-E", "--loglevel", s.log_level, "-n", f"pcs-worker-{i}@%h"],
+                f"{s.worker_concurrency} threads on queue '{s.queue_name}'")
+              # Threads share one core (the GIL): one process per core uses the machine.
+              for i in range(1, (s.worker_processes or os.cpu_count() or 1) + 1)),
             Child("beat", celery + ["beat", "--loglevel", s.log_level, "--schedule",
                                     str(s.state_path / "celerybeat-schedule")],
                   f"reaper every {s.reap_interval_s:g} s"),

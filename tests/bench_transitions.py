@@ -1,9 +1,9 @@
 """`make bench`: an N-node On transition through the whole stack against the simulator.
 
 Starts its own database (on the local PostgreSQL, else embedded), uses the local Redis (else
-embedded Valkey), one `celery worker` process, the API under gunicorn and a simulator with two
-nodes per BMC. Prints time from POST to completed, nodes/s and task latency percentiles, and
-writes them to bench-results.json. Not a pass/fail test.
+embedded Valkey), `celery worker` processes (one per core), the API under gunicorn and a
+simulator with two nodes per BMC. Prints time from POST to completed, nodes/s and task latency
+percentiles, and writes them to bench-results.json. Not a pass/fail test.
 """
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--power-delay", type=float, default=0.0)
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--concurrency", type=int, default=16, help="threads per worker")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="worker processes (one per core by default)")
     parser.add_argument("--events", action="store_true", help="worker sends task events (-E)")
     parser.add_argument("--output", default="bench-results.json")
     args = parser.parse_args()
@@ -69,8 +71,8 @@ def main() -> int:
            "PCS_LOG_LEVEL": "WARNING"}
     bmcs = (args.nodes + 1) // 2
     sim = Simulator(bmcs=bmcs, nodes_per_bmc=2, power_delay_s=args.power_delay)
-    worker = Worker(env, scratch / "worker.log", concurrency=args.concurrency, name="bench",
-                    events=args.events)
+    workers = [Worker(env, scratch / f"worker{i}.log", concurrency=args.concurrency,
+                      name=f"bench{i}", events=args.events) for i in range(args.workers)]
     api_log = open(scratch / "api.log", "wb")
     api = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{api_port}",
                             "--worker-class", "gthread", "--threads", "8",
@@ -105,7 +107,7 @@ def main() -> int:
         latencies = task_latencies(database, tid)
         results = {
             "machine": machine(), "nodes": args.nodes, "bmcs": bmcs,
-            "power_delay_s": args.power_delay, "worker_threads": args.concurrency,
+            "power_delay_s": args.power_delay, "worker_processes": args.workers, "worker_threads": args.concurrency,
             "task_events": args.events,
             "succeeded": body["taskCounts"]["succeeded"], "failed": body["taskCounts"]["failed"],
             "post_transitions_s": round(post_s, 3), "get_transition_s": round(get_s, 3),
@@ -116,7 +118,8 @@ def main() -> int:
         }
     finally:
         api.terminate()
-        worker.stop()
+        for worker in workers:
+            worker.stop()
         sim.stop()
         api.wait(20)
         admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
