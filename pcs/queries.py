@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from pcs.domain import outcomes
@@ -51,15 +51,47 @@ def _add_count(counts: dict, state: str, n: int) -> None:
     counts[_COUNT_KEY[TASK_STATUS_FOR[state]]] += n
 
 
+_COUNTS_SQL = """
+    count(k.id) AS total,
+    count(k.id) FILTER (WHERE k.state IN ('queued','ready','dispatched')) AS new,
+    count(k.id) FILTER (WHERE k.state IN ('running','deferred')) AS in_progress,
+    count(k.id) FILTER (WHERE k.state = 'failed') AS failed,
+    count(k.id) FILTER (WHERE k.state = 'succeeded') AS succeeded,
+    count(k.id) FILTER (WHERE k.state = 'unsupported') AS un_supported"""
+
+
 def list_transitions(session: Session) -> list[TransitionView]:
-    views = {t.id: _view(t) for t in session.scalars(
-        select(Transition).order_by(Transition.created_at))}
-    for transition_id, state, n in session.execute(
-            select(TransitionTask.transition_id, TransitionTask.state, func.count())
-            .group_by(TransitionTask.transition_id, TransitionTask.state)):
-        if transition_id in views:
-            _add_count(views[transition_id].task_counts, state, n)
-    return list(views.values())
+    """Every transition with its task counts, in one query."""
+    rows = session.execute(text(f"""
+        SELECT t.id, t.operation, t.created_at, t.expires_at, t.status, {_COUNTS_SQL}
+        FROM transitions t LEFT JOIN transition_tasks k ON k.transition_id = t.id
+        GROUP BY t.id ORDER BY t.created_at
+    """)).all()
+    return [TransitionView(r.id, r.operation, r.created_at, r.expires_at, r.status,
+                           {"total": r.total, "new": r.new, "in_progress": r.in_progress,
+                            "failed": r.failed, "succeeded": r.succeeded,
+                            "un_supported": r.un_supported}) for r in rows]
+
+
+def list_transitions_json(session: Session) -> str:
+    """GET /transitions' body built by PostgreSQL: 20,000 transitions in a fraction of the time
+    Python takes. tests/test_wire_format_db.py proves it equal to the schema's dump of
+    list_transitions()."""
+    stamp = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+    return session.scalar(text(f"""
+        SELECT json_build_object('transitions', coalesce(json_agg(json_build_object(
+                 'transitionID', s.id, 'operation', s.operation,
+                 'createTime', {stamp.format("s.created_at")},
+                 'automaticExpirationTime', {stamp.format("s.expires_at")},
+                 'transitionStatus', s.status,
+                 'taskCounts', json_build_object(
+                    'total', s.total, 'new', s.new, 'in-progress', s.in_progress,
+                    'failed', s.failed, 'succeeded', s.succeeded, 'un-supported', s.un_supported)
+               ) ORDER BY s.created_at), '[]'::json))::text
+        FROM (SELECT t.id, t.operation, t.created_at, t.expires_at, t.status, {_COUNTS_SQL}
+              FROM transitions t LEFT JOIN transition_tasks k ON k.transition_id = t.id
+              GROUP BY t.id) s
+    """))
 
 
 def get_transition(session: Session, transition_id: uuid.UUID) -> TransitionView:

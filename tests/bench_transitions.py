@@ -39,6 +39,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="worker processes (one per core by default)")
     parser.add_argument("--events", action="store_true", help="worker sends task events (-E)")
+    parser.add_argument("--stored-transitions", type=int, default=20000,
+                        help="finished transitions stored before timing GET /transitions")
     parser.add_argument("--output", default="bench-results.json")
     args = parser.parse_args()
 
@@ -105,6 +107,10 @@ def main() -> int:
         session.get(f"{url}/transitions/{tid}", timeout=60)
         get_s = time.monotonic() - get_started
         latencies = task_latencies(database, tid)
+        store_finished_transitions(database, args.stored_transitions)
+        list_started = time.monotonic()
+        listed = session.get(f"{url}/transitions", timeout=120).json()["transitions"]
+        list_s = time.monotonic() - list_started
         results = {
             "machine": machine(), "nodes": args.nodes, "bmcs": bmcs,
             "power_delay_s": args.power_delay, "worker_processes": args.workers, "worker_threads": args.concurrency,
@@ -112,6 +118,7 @@ def main() -> int:
             "succeeded": body["taskCounts"]["succeeded"], "failed": body["taskCounts"]["failed"],
             "post_transitions_s": round(post_s, 3), "get_transition_s": round(get_s, 3),
             "time_to_complete_s": round(total_s, 2),
+            "get_transitions_list_s": round(list_s, 3), "transitions_listed": len(listed),
             "nodes_per_s": round(args.nodes / total_s, 1),
             "task_latency_p50_s": round(statistics.median(latencies), 2),
             "task_latency_p99_s": round(percentile(latencies, 99), 2),
@@ -138,6 +145,24 @@ def task_latencies(database: str, transition_id: str) -> list[float]:
             "SELECT extract(epoch FROM finished_at - enqueued_at) FROM transition_tasks "
             "WHERE transition_id = %s", (transition_id,)).fetchall()
     return sorted(float(r[0]) for r in rows)
+
+
+def store_finished_transitions(database: str, count: int) -> None:
+    """Bulk-insert finished transitions with one task each, as a long-running site keeps."""
+    import psycopg
+    with psycopg.connect(database.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        conn.execute("""
+            WITH t AS (
+              INSERT INTO transitions (id, operation, task_deadline_minutes, status, created_at,
+                                       expires_at, finished_at, requested_by, multi_tier)
+              SELECT gen_random_uuid(), 'On', 5, 'completed', now() - interval '1 hour',
+                     now() + interval '23 hours', now(), '{}', false
+              FROM generate_series(1, %s)
+              RETURNING id)
+            INSERT INTO transition_tasks (transition_id, xname, state, description, error, plan,
+                                          phase, attempt, resends)
+            SELECT id, 'x9000c0s0b0n0', 'succeeded', 'Transition confirmed, on', '', '[]',
+                   'confirm', 1, 0 FROM t""", (count,))
 
 
 def percentile(sorted_values: list[float], p: float) -> float:

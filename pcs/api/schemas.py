@@ -16,7 +16,11 @@ def rfc3339(value) -> str:
         return ""
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc)   # the session time zone may be any
-    return value.isoformat().replace("+00:00", "Z")
+    return value.strftime(RFC3339_FORMAT)
+
+
+# Always microseconds and Z, so that PostgreSQL can produce the same text (queries.py).
+RFC3339_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 class Timestamp(fields.Field):
@@ -119,6 +123,35 @@ class TransitionDetail(TransitionSummary):
 
 class TransitionList(Schema):
     transitions = fields.Nested(TransitionSummary, many=True)
+
+
+# Hot paths (DESIGN.md "Speed on hot paths"): 20,000 transitions or 10,000 tasks serialized by
+# hand, about ten times faster than dump(). tests/test_wire_format.py proves the output equal to
+# the schemas' dump, which stays the definition of the wire format.
+def summary_fast(view) -> dict:
+    counts = view.task_counts
+    return {"transitionID": str(view.id), "operation": view.operation,
+            "createTime": rfc3339(view.created_at),
+            "automaticExpirationTime": rfc3339(view.expires_at),
+            "transitionStatus": view.status,
+            "taskCounts": {"total": counts["total"], "new": counts["new"],
+                           "in-progress": counts["in_progress"], "failed": counts["failed"],
+                           "succeeded": counts["succeeded"],
+                           "un-supported": counts["un_supported"]}}
+
+
+def task_fast(task) -> dict:
+    out = {"xname": task.xname, "taskStatus": TASK_STATUS_FOR[task.state],
+           "taskStatusDescription": task.description}
+    if task.error:
+        out["error"] = task.error
+    return out
+
+
+def detail_fast(view) -> dict:
+    out = summary_fast(view)
+    out["tasks"] = [task_fast(t) for t in view.tasks]
+    return out
 
 
 class AbortAccepted(Schema):

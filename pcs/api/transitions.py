@@ -7,8 +7,7 @@ from flask import Blueprint, request
 
 from pcs import queries, scheduler
 from pcs.api.body import json_body
-from pcs.api.schemas import (AbortAccepted, TransitionCreated, TransitionDetail, TransitionList,
-                             TransitionRequest)
+from pcs.api.schemas import AbortAccepted, TransitionCreated, TransitionRequest, detail_fast
 from pcs.api.services import services
 from pcs.domain import outcomes
 from pcs.errors import InvalidRequest, TooManyLocations
@@ -39,15 +38,15 @@ def create_transition():
 @bp.get("/transitions")
 def list_transitions():
     with services().db.transaction() as session:
-        views = queries.list_transitions(session)
-    return TransitionList().dump({"transitions": views})
+        body = queries.list_transitions_json(session)
+    return body, 200, {"Content-Type": "application/json"}
 
 
 @bp.get("/transitions/<transition_id>")
 def get_transition(transition_id: str):
     with services().db.transaction() as session:
         view = queries.get_transition(session, parse_uuid(transition_id))
-    return TransitionDetail().dump(view)
+    return detail_fast(view)
 
 
 @bp.delete("/transitions/<transition_id>")
