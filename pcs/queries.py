@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from pcs.domain import outcomes
 from pcs.errors import NotFound
-from pcs.models import TASK_STATUS_FOR, Transition, TransitionTask
+from pcs.models import TASK_STATUS_FOR, BmcExchange, Transition, TransitionTask
 
 
 class TaskView(NamedTuple):
@@ -161,3 +161,18 @@ def queued_descriptions(session: Session, transition_id: uuid.UUID) -> dict[str,
         WHERE q.transition_id = :id AND q.state = 'queued'
     """), {"id": transition_id}).all()
     return {r.xname: outcomes.queued_behind(r.holder, r.position) for r in rows if r.holder}
+
+
+def task_with_exchanges(session: Session, transition_id: uuid.UUID, xname: str, offset: int,
+                        limit: int) -> dict:
+    """One task and a page of the BMC exchanges made for it, oldest first. Raises NotFound."""
+    task = session.execute(
+        select(TransitionTask).where(TransitionTask.transition_id == transition_id,
+                                     TransitionTask.xname == xname)).scalar_one_or_none()
+    if task is None:
+        raise NotFound(f"transition {transition_id} has no task for {xname}")
+    total = session.scalar(select(func.count()).where(BmcExchange.task_id == task.id))
+    exchanges = session.scalars(select(BmcExchange).where(BmcExchange.task_id == task.id)
+                                .order_by(BmcExchange.id).offset(offset).limit(limit)).all()
+    return {"task": task, "exchanges": exchanges,
+            "page": {"offset": offset, "limit": limit, "total": total}}

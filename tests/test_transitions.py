@@ -203,3 +203,26 @@ def test_many_nodes_in_one_transition_all_succeed(run, fleet):
     body, tasks = run("on", xnames)
     assert body["taskCounts"]["succeeded"] == len(xnames)
     assert {t["taskStatusDescription"] for t in tasks.values()} == {"Transition confirmed, on"}
+
+
+def test_task_endpoint_shows_every_exchange_with_the_bmcs_answer(run, fleet, client):
+    fleet.set_power("x1000c0s4b0", "Node1", "Off")
+    fleet.set_fault("x1000c0s4b0", fault="status", status=503, message="Try later")
+    try:
+        body, _ = run("on", ["x1000c0s4b0n1"])
+    finally:
+        fleet.clear_fault("x1000c0s4b0")
+    tid = body["transitionID"]
+    detail = client.get(f"/v1/transitions/{tid}/tasks/x1000c0s4b0n1").get_json()
+    assert detail["task"]["taskStatus"] == "failed"
+    assert detail["task"]["attempts"] == 1
+    post = [e for e in detail["exchanges"] if e["method"] == "POST"][0]
+    assert post["requestBody"] == {"ResetType": "On"}
+    assert post["statusCode"] == 503 and post["errorClass"] == "http"
+    assert "Try later" in post["responseBody"] and "Try later" in post["error"]
+    assert post["latencyMs"] >= 0 and post["sentAt"].endswith("Z")
+    assert detail["page"] == {"offset": 0, "limit": 100, "total": len(detail["exchanges"])}
+    paged = client.get(f"/v1/transitions/{tid}/tasks/x1000c0s4b0n1?limit=1&offset=1").get_json()
+    assert len(paged["exchanges"]) == 1 and paged["exchanges"][0] == detail["exchanges"][1]
+    assert client.get(f"/v1/transitions/{tid}/tasks/x1000c0s4b0n0").status_code == 404
+    assert client.get(f"/v1/transitions/{tid}/tasks/x1000c0s4b0n1?limit=0").status_code == 400

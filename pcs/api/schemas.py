@@ -243,3 +243,49 @@ class LockSchema(Schema):
     reason = fields.String()
     lockedBy = fields.Dict(attribute="locked_by")
     createdAt = Timestamp(attribute="created_at")
+
+
+# -- a task and the BMC's own words (an addition) ----------------------------------------------
+class ExchangeSchema(Schema):
+    purpose = fields.String()
+    state = fields.String()
+    method = fields.String()
+    path = fields.String()
+    requestBody = fields.Raw(attribute="request_body")
+    statusCode = fields.Integer(attribute="status_code", allow_none=True)
+    responseBody = fields.String(attribute="response_body", allow_none=True)
+    errorClass = fields.String(attribute="error_class", allow_none=True)
+    error = fields.String(allow_none=True)
+    latencyMs = fields.Float(attribute="latency_ms", allow_none=True)
+    sentAt = Timestamp(attribute="sent_at")
+
+
+class TaskDetailSchema(Schema):
+    xname = fields.String()
+    taskStatus = fields.Function(lambda t: TASK_STATUS_FOR[t.state])
+    taskStatusDescription = fields.String(attribute="description")
+    error = fields.String()
+    queueState = fields.String(attribute="state")
+    attempts = fields.Integer(attribute="attempt")
+    enqueuedAt = Timestamp(attribute="enqueued_at")
+    startedAt = Timestamp(attribute="started_at")
+    finishedAt = Timestamp(attribute="finished_at")
+
+
+class PageSchema(Schema):
+    offset = fields.Integer()
+    limit = fields.Integer()
+    total = fields.Integer()
+
+
+class TaskExchanges(Schema):
+    task = fields.Nested(TaskDetailSchema)
+    exchanges = fields.Nested(ExchangeSchema, many=True)
+    page = fields.Nested(PageSchema)
+
+
+class PageArgs(Schema):
+    class Meta:
+        unknown = EXCLUDE
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))

@@ -7,9 +7,10 @@ from flask import Blueprint, request
 
 from pcs import queries, scheduler
 from pcs.api.body import json_body
-from pcs.api.schemas import AbortAccepted, TransitionCreated, TransitionRequest, detail_fast
+from pcs.api.schemas import (AbortAccepted, PageArgs, TaskExchanges, TransitionCreated,
+                             TransitionRequest, detail_fast)
 from pcs.api.services import services
-from pcs.domain import outcomes
+from pcs.domain import outcomes, xnames
 from pcs.errors import InvalidRequest, TooManyLocations
 
 bp = Blueprint("transitions", __name__)
@@ -55,6 +56,17 @@ def abort_transition(transition_id: str):
     with svc.db.transaction() as session:
         scheduler.abort(session, parse_uuid(transition_id))
     return AbortAccepted().dump({"abortStatus": outcomes.ABORT_STATUS_ACCEPTED}), 202
+
+
+@bp.get("/transitions/<transition_id>/tasks/<xname>")
+def get_task(transition_id: str, xname: str):
+    """An addition (under /v1/): the task and every Redfish exchange made for it, paginated."""
+    page = PageArgs().load(request.args)
+    with services().db.transaction() as session:
+        found = queries.task_with_exchanges(session, parse_uuid(transition_id),
+                                            xnames.normalize(xname), page["offset"],
+                                            page["limit"])
+    return TaskExchanges().dump(found)
 
 
 def parse_uuid(text: str) -> uuid.UUID:
