@@ -50,6 +50,17 @@ class Up:
         return code
 
 
+SIMULATOR_PASSWORD = "initial0"   # what `pcs up --simulate` registers its BMCs with
+
+
+def _flower_tasks(port: int) -> str | None:
+    url = (f"http://127.0.0.1:{port}/tasks/datatable?draw=1&start=0&length=50"
+           "&search%5Bvalue%5D=&order%5B0%5D%5Bcolumn%5D=0&order%5B0%5D%5Bdir%5D=desc"
+           "&columns%5B0%5D%5Bdata%5D=name")
+    text = requests.get(url, timeout=10).text
+    return text if "pcs.run_step" in text else None
+
+
 def _power_on(api: str, xname: str) -> dict:
     r = requests.post(f"{api}/transitions", json={"operation": "on",
                                                    "location": [{"xname": xname}]}, timeout=10)
@@ -77,10 +88,17 @@ def test_embedded_stack_runs_a_transition_stops_cleanly_and_restarts_on_its_stat
         assert body["tasks"] == [{"xname": "x1000c0s0b0n0", "taskStatus": "succeeded",
                                   "taskStatusDescription": "Transition confirmed, on"}]
         assert requests.get(f"http://127.0.0.1:{up.flower_port}/", timeout=10).status_code == 200
+        # Flower's task list shows the step with a task ID and xname, never the BMC password.
+        flower_tasks = wait_for(lambda: _flower_tasks(up.flower_port), timeout=20,
+                                what="Flower to list the task")
+        assert "(1, 'x1000c0s0b0n0')" in flower_tasks
+        assert SIMULATOR_PASSWORD not in flower_tasks
         assert (state_dir / "postgres").is_dir() and (state_dir / "valkey").is_dir()
         assert (state_dir / "secret.key").stat().st_mode & 0o077 == 0
     finally:
         assert up.stop() == 0
+    for log in (state_dir / "logs").iterdir():
+        assert SIMULATOR_PASSWORD not in log.read_text(errors="replace"), log
     # Everything it started is gone.
     for port in (up.api_port, up.flower_port, up.sim_base):
         assert not answers("127.0.0.1", port)
