@@ -48,6 +48,7 @@ class StepContext:
     description: str
     system_path: str
     reset_target: str | None
+    reset_parameter: str
     allowable: list[str]
     bmc_id: int
     client: RedfishClient
@@ -154,7 +155,7 @@ class Executor:
             if not self._save(session, ctx):
                 return False
             exchange_id = self._record_intent(session, ctx, reset_type, sent_at)
-        exchange = ctx.client.reset(ctx.reset_target, reset_type)
+        exchange = ctx.client.reset(ctx.reset_target, reset_type, ctx.reset_parameter)
         with self.db.transaction() as session:
             self._complete_exchange(session, exchange_id, exchange)
             if not exchange.ok:
@@ -298,7 +299,7 @@ class Executor:
                        sent_at: datetime) -> int:
         return session.scalar(exchanges.insert().values(
             task_id=ctx.claim.task_id, bmc_id=ctx.bmc_id, purpose="apply", state="sending",
-            method="POST", path=ctx.reset_target, request_body={"ResetType": reset_type},
+            method="POST", path=ctx.reset_target, request_body={ctx.reset_parameter: reset_type},
             sent_at=sent_at).returning(exchanges.c.id))
 
     def _complete_exchange(self, session: Session, exchange_id: int, exchange: Exchange):
@@ -315,6 +316,7 @@ class Executor:
                    TransitionTask.deadline_at, TransitionTask.description, TransitionTask.tier,
                    Transition.operation, Transition.task_deadline_minutes,
                    Transition.multi_tier, Component.redfish_path, Component.reset_target,
+                   Component.reset_parameter,
                    Component.allowable_values, Component.type, Bmc.id.label("bmc_id"),
                    Bmc.updated_at.label("bmc_updated_at"))
             .join(Transition, Transition.id == TransitionTask.transition_id)
@@ -334,6 +336,7 @@ class Executor:
             action_sent_at=row.action_sent_at, deadline_at=row.deadline_at,
             description=row.description or outcomes.GATHERING_DATA,
             system_path=row.redfish_path, reset_target=row.reset_target,
+            reset_parameter=row.reset_parameter,
             allowable=list(row.allowable_values or []), bmc_id=row.bmc_id,
             client=self._client(session, row.bmc_id, row.bmc_updated_at),
             component_type=row.type, tier=row.tier, multi_tier=row.multi_tier)

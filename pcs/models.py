@@ -54,6 +54,9 @@ class Component(Base):
     bmc_id: Mapped[int] = mapped_column(ForeignKey("bmcs.id", ondelete="CASCADE"), index=True)
     redfish_path: Mapped[str] = mapped_column(String(512))      # the ComputerSystem (or Chassis...)
     reset_target: Mapped[str | None] = mapped_column(String(512))
+    # The action's parameter: ResetType for Reset actions, PowerState for Outlet.PowerControl.
+    reset_parameter: Mapped[str] = mapped_column(String(32), default="ResetType",
+                                                 server_default="ResetType")
     allowable_values: Mapped[list] = mapped_column(JSONB, default=list)
     power_state: Mapped[str] = mapped_column(String(16), default="undefined")
     management_state: Mapped[str] = mapped_column(String(16), default="unavailable")

@@ -99,3 +99,17 @@ def test_controller_restart_is_confirmed_when_the_bmc_answers_again(cabinet):
     body = wait_transition(client, post_transition(client, "soft-restart", ["x1000c0s0b0"]),
                            timeout=60)
     assert body["tasks"][0]["taskStatusDescription"] == "Transition confirmed, gracefulrestart"
+
+
+def test_operation_outside_the_allowable_values_is_unsupported(cabinet):
+    _, _, client = cabinet
+    # The chassis offers On and ForceOff only: no graceful Off.
+    body = wait_transition(client, post_transition(client, "off", [CHASSIS]), timeout=30)
+    assert body["tasks"] == [{
+        "xname": CHASSIS, "taskStatus": "unsupported",
+        "taskStatusDescription": "Component does not support the specified transition "
+                                 "operation, Off",
+        "error": "Unsupported for transition operation"}]
+    assert body["taskCounts"]["un-supported"] == 1
+    listed = {t["transitionID"]: t for t in client.get("/transitions").get_json()["transitions"]}
+    assert listed[body["transitionID"]]["taskCounts"] == body["taskCounts"]

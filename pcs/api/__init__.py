@@ -11,12 +11,16 @@ from pcs.config import Settings
 from pcs.db import Database
 from pcs.errors import ConfigurationError
 from pcs.logs import configure_logging
+from pcs.reservations import NoReservations, ReservationProvider
 
 V1_PREFIXES = ("", "/v1", "/apis/power-control/v1")
 ADDED_PREFIXES = ("/v1", "/apis/power-control/v1")   # this service's additions
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None,
+               reservations: ReservationProvider | None = None) -> Flask:
+    """The API. `reservations`: who else may hold components (none outside this service by
+    default; the SMD locks API is the next provider)."""
     settings = settings or Settings.from_env()
     if not settings.database_url or not settings.broker_url:
         raise ConfigurationError("the API needs PCS_DATABASE_URL and PCS_BROKER_URL "
@@ -28,7 +32,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
     app.extensions["pcs"] = Services(settings, Database(settings.database_url,
                                                         pool_size=settings.api_threads),
-                                     Publisher(settings))
+                                     Publisher(settings), reservations or NoReservations())
     for blueprint, prefixes in ((transitions.bp, V1_PREFIXES), (service.bp, V1_PREFIXES),
                                 (power_cap.bp, V1_PREFIXES), (inventory.bp, ADDED_PREFIXES),
                                 (queue.bp, ADDED_PREFIXES), (locks.bp, ADDED_PREFIXES)):

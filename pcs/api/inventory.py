@@ -12,7 +12,7 @@ from pcs.domain import xnames
 from pcs.domain.operations import supported_operations
 from pcs.errors import Conflict, InvalidRequest
 from pcs.inventory import store
-from pcs.inventory.discovery import BMC_TYPES, discover
+from pcs.inventory.discovery import ENDPOINT_TYPES, discover
 from pcs.models import Component
 from pcs.redfish.client import RedfishClient
 
@@ -109,9 +109,10 @@ def list_components():
 
 def _bmc_xname(text: str) -> xnames.Xname:
     parsed = xnames.parse(text)
-    if parsed is None or parsed.type not in BMC_TYPES:
-        raise InvalidRequest(f"xname: '{text}' is not a BMC xname (node BMC x1000c0s0b0, "
-                             f"chassis BMC x1000c0b0 or router BMC x1000c0r0b0)")
+    if parsed is None or parsed.type not in ENDPOINT_TYPES:
+        raise InvalidRequest(
+            f"xname: '{text}' is not a Redfish endpoint xname (node BMC x1000c0s0b0, chassis "
+            f"BMC x1000c0b0, router BMC x1000c0r0b0, PDU controller x3000m0, switch x3000c0w14)")
     return parsed
 
 

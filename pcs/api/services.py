@@ -11,6 +11,7 @@ from pcs.config import Settings
 from pcs.db import Database
 from pcs.dispatcher import dispatch_once
 from pcs.inventory.credentials import CredentialStore, credential_store
+from pcs.reservations import ReservationProvider
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +21,7 @@ class Services:
     settings: Settings
     db: Database
     publisher: Publisher
+    reservations: ReservationProvider
     _credentials: CredentialStore | None = None
 
     @property

@@ -30,7 +30,8 @@ def create_transition():
     with svc.db.transaction() as session:
         transition = scheduler.submit(session, svc.settings, args["operation"],
                                       args["taskDeadlineMinutes"], locations, requested_by,
-                                      queue_when_busy=args["onConflict"] == "queue")
+                                      queue_when_busy=args["onConflict"] == "queue",
+                                      reservations=svc.reservations)
     svc.dispatch_after_commit()
     location = {"Location": f"../transitions/{transition.id}"}
     return TransitionCreated().dump(transition), 200, location

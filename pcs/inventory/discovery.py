@@ -4,7 +4,11 @@
   explicit map of xnames to system paths), and its Manager the NodeBMC itself;
 - a chassis BMC: the Enclosure chassis becomes the Chassis `x<cab>c<ch>`, `Blade<s>` the
   ComputeModule `...s<s>`, `Perif<r>` the RouterModule `...r<r>`, its Manager the ChassisBMC;
-- a router BMC: its Manager, the RouterBMC.
+- a router BMC: its Manager, the RouterBMC;
+- a cabinet PDU controller `x<cab>m<m>`: the outlets of its RackPDUs (PowerDistribution schema),
+  `x<cab>m<m>p<pdu>v<n>` with n from 1 in collection order, switched by Outlet.PowerControl;
+- a management switch with a Redfish service (MgmtSwitch, MgmtHLSwitch, CDUMgmtSwitch): its
+  Chassis, the switch itself.
 """
 from __future__ import annotations
 
@@ -18,6 +22,9 @@ from pcs.redfish.client import POWER_STATE_FOR, Exchange, RedfishClient
 
 SERVICE_ROOT = "/redfish/v1/"
 BMC_TYPES = ("NodeBMC", "ChassisBMC", "RouterBMC")
+SWITCH_TYPES = ("MgmtSwitch", "MgmtHLSwitch", "CDUMgmtSwitch")
+# What may be registered as a Redfish endpoint of the inventory.
+ENDPOINT_TYPES = BMC_TYPES + SWITCH_TYPES + ("CabinetPDUController",)
 _SLOT_CHASSIS = re.compile(r"^(Blade|Perif)(\d+)$", re.IGNORECASE)
 
 
@@ -29,6 +36,7 @@ class DiscoveredComponent:
     reset_target: str | None
     allowable_values: list[str]
     power_state: str
+    reset_parameter: str = "ResetType"
 
 
 def discover(client: RedfishClient, bmc: xnames.Xname,
@@ -40,7 +48,12 @@ def discover(client: RedfishClient, bmc: xnames.Xname,
         found += _systems(client, root, bmc.name, explicit_systems)
     elif bmc.type == "ChassisBMC":
         found += _chassis(client, root, bmc.name)
-    found += _manager(client, root, bmc)
+    elif bmc.type == "CabinetPDUController":
+        found += _outlets(client, root, bmc.name)
+    elif bmc.type in SWITCH_TYPES:
+        found += _switch(client, root, bmc)
+    if bmc.type in BMC_TYPES:
+        found += _manager(client, root, bmc)
     if not found:
         raise BmcRegistrationFailed(
             f"BMC at {client.address.host_port} offers nothing to control for a {bmc.type}")
@@ -75,6 +88,36 @@ def _chassis(client, root, bmc_xname) -> list[DiscoveredComponent]:
             continue
         found.append(_component(xname, type_, path, resource, "#Chassis.Reset", client))
     return found
+
+
+def _outlets(client, root, controller_xname) -> list[DiscoveredComponent]:
+    equipment_path = _link(root, "PowerEquipment")
+    if not equipment_path:
+        raise BmcRegistrationFailed(
+            f"PDU controller at {client.address.host_port} lists no PowerEquipment")
+    equipment = _json_or_fail(client.get(equipment_path), "read PowerEquipment")
+    found = []
+    for p, pdu_path in enumerate(_members(client, equipment, "RackPDUs")):
+        pdu = _json_or_fail(client.get(pdu_path), f"read {pdu_path}")
+        for v, outlet_path in enumerate(_members(client, pdu, "Outlets"), start=1):
+            outlet = _json_or_fail(client.get(outlet_path), f"read {outlet_path}")
+            action = (outlet.get("Actions") or {}).get("#Outlet.PowerControl") or {}
+            state = str(outlet.get("PowerState") or "").lower()
+            found.append(DiscoveredComponent(
+                f"{controller_xname}p{p}v{v}", "CabinetPDUPowerConnector", outlet_path,
+                action.get("target"),
+                [str(x) for x in action.get("PowerState@Redfish.AllowableValues") or []],
+                POWER_STATE_FOR.get(state, "undefined"), reset_parameter="PowerState"))
+    return found
+
+
+def _switch(client, root, switch: xnames.Xname) -> list[DiscoveredComponent]:
+    for path in _members(client, root, "Chassis"):
+        resource = _json_or_fail(client.get(path), f"read chassis {path}")
+        if "#Chassis.Reset" in (resource.get("Actions") or {}):
+            return [_component(switch.name, switch.type, path, resource, "#Chassis.Reset",
+                               client)]
+    return []
 
 
 def _manager(client, root, bmc: xnames.Xname) -> list[DiscoveredComponent]:

@@ -55,14 +55,16 @@ def replace_components(session: Session, bmc_id: int,
     if not systems:
         return
     rows = [{"xname": s.xname, "type": s.type, "bmc_id": bmc_id, "redfish_path": s.path,
-             "reset_target": s.reset_target, "allowable_values": s.allowable_values,
+             "reset_target": s.reset_target, "reset_parameter": s.reset_parameter,
+             "allowable_values": s.allowable_values,
              "power_state": s.power_state,
              "management_state": "available"} for s in systems]
     statement = pg_insert(Component).values(rows)
     session.execute(statement.on_conflict_do_update(
         index_elements=[Component.xname],
         set_={c: statement.excluded[c] for c in
-              ("type", "bmc_id", "redfish_path", "reset_target", "allowable_values")}))
+              ("type", "bmc_id", "redfish_path", "reset_target", "reset_parameter",
+               "allowable_values")}))
 
 
 def update_bmc(session: Session, xname: str, credentials: CredentialStore, **changes) -> Bmc:

@@ -103,9 +103,10 @@ class RedfishClient:
         raw = str(resource.get("PowerState") or "").lower()
         return POWER_STATE_FOR.get(raw, "undefined"), exchange
 
-    def reset(self, target: str, reset_type: str) -> Exchange:
-        """POST a Reset action. Never retried here: the caller decides after reading the state."""
-        return self._send("POST", target, {"ResetType": reset_type}, self.action_timeout_s)
+    def reset(self, target: str, reset_type: str, parameter: str = "ResetType") -> Exchange:
+        """POST a power action (Reset, or an outlet's PowerControl with parameter PowerState).
+        Never retried here: the caller decides after reading the state."""
+        return self._send("POST", target, {parameter: reset_type}, self.action_timeout_s)
 
     def close(self) -> None:
         self.session.close()

@@ -23,6 +23,9 @@ KNOWN_RESET_TYPES = set(ALLOWABLE_RESET_TYPES) | {"ForceOn", "PowerCycle", "Off"
 CHASSIS_RESET_TYPES = {"On", "ForceOn", "ForceOff", "Off", "GracefulShutdown"}
 CHASSIS_ALLOWABLE = ["On", "ForceOff"]
 MANAGER_RESET_TYPES = ["ForceRestart", "GracefulRestart"]
+# PowerState values of Outlet.PowerControl, and a management switch's default ResetTypes.
+OUTLET_POWER_STATES = ["On", "Off"]
+SWITCH_ALLOWABLE = ["On", "ForceOff", "GracefulShutdown"]
 
 FAULT_KINDS = ("status", "hang", "down", "ignore")
 LOG_MAX_ENTRIES = 200_000
@@ -147,3 +150,31 @@ def chassis_of(i: int) -> str:
 
 def slot_of(i: int) -> int:
     return i % 8
+
+
+def pdu_xname(j: int) -> str:
+    """xname of cabinet PDU controller j (all in the river cabinet x3000)."""
+    return f"x3000m{j}"
+
+
+def switch_xname(k: int) -> str:
+    """xname of management switch k (x3000c0w1, x3000c0w2, ...)."""
+    return f"x3000c0w{k + 1}"
+
+
+def outlet_id(n: int) -> str:
+    return f"AA{n + 1}"
+
+
+@dataclass
+class PDUController(BMC):
+    """A cabinet PDU controller: one rack PDU with switchable outlets (Id -> power)."""
+
+    outlets: Dict[str, System] = field(default_factory=dict)
+
+
+@dataclass
+class MgmtSwitch(BMC):
+    """A management switch: one RackMount chassis "Switch" with a power state."""
+
+    switch: System = field(default_factory=lambda: System("Switch", state=ON))
