@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import ARRAY, String, bindparam, exists, func, insert, select, text
+from sqlalchemy import ARRAY, String, bindparam, exists, func, select, text
 from sqlalchemy.orm import Session
 
 from pcs import events
@@ -23,7 +23,7 @@ from pcs.domain import outcomes, xnames
 from pcs.domain.admission import admit
 from pcs.domain.tiers import first_tier, possible_tiers
 from pcs.domain.operations import Operation
-from pcs.models import (DEFERRED, DISPATCHED, QUEUED, RUNNING, Component, ComponentLock,
+from pcs.models import (DEFERRED, DISPATCHED, QUEUED, READY, RUNNING, Component, ComponentLock,
                         Transition, TransitionTask)
 
 # Hot-path statements use the Core tables: the ORM's bulk-update machinery costs CPU per call.
@@ -82,14 +82,15 @@ def submit(session: Session, settings: Settings, operation: Operation, deadline_
                         component is not None, locked=xname in locked, busy=xname in in_use,
                         queue_when_busy=queue_when_busy,
                         refused=refused.get(location.xname))
-        row = {"transition_id": transition.id, "xname": xname, "enqueued_at": now,
-               "deputy_key": location.deputy_key, "plan": [], "phase": "gather",
+        row = {"xname": xname, "deputy_key": location.deputy_key, "tier": None,
                "component_id": component.id if component else None}
         if verdict is None:
             runnable.append(component.id)
             tiers |= possible_tiers(operation, component.type)
-            row.update(state=QUEUED, description="", error="", finished_at=None,
-                       tier=first_tier(operation, component.type))
+            # We hold the component's lock: with nothing active or queued on it, this task
+            # heads its queue at once; otherwise it waits behind the others.
+            row.update(state=QUEUED if xname in in_use else READY, description="", error="",
+                       finished_at=None, tier=first_tier(operation, component.type))
         else:
             row.update(state=verdict.state, description=verdict.description,
                        error=verdict.error, finished_at=now)
@@ -97,19 +98,39 @@ def submit(session: Session, settings: Settings, operation: Operation, deadline_
                           "data": {"state": verdict.state, "error": verdict.error}})
         rows.append(row)
     transition.multi_tier = len(tiers) > 1
-    if rows:
-        # Rows are inserted in component-name order so that sequence numbers follow lock order.
-        rows.sort(key=lambda r: r["xname"])
-        for row in rows:
-            row.setdefault("tier", None)
-        session.execute(insert(TransitionTask), rows)
+    _insert_tasks(session, transition.id, now, rows)
     events.record(session, transition.id, "transition", status="new",
                   operation=operation.value, total=len(rows))
     events.record_many(session, ended)
-    promote(session, runnable)
     if not runnable:
         complete_if_done(session, transition.id)
     return transition
+
+
+def _insert_tasks(session: Session, transition_id: uuid.UUID, now: datetime,
+                  rows: list[dict]) -> None:
+    """One statement for all the tasks (10,000 rows as arrays, not 10,000 parameter sets),
+    in component-name order so that sequence numbers follow lock order."""
+    if not rows:
+        return
+    rows.sort(key=lambda r: r["xname"])
+    columns = ("xname", "component_id", "deputy_key", "state", "description", "error", "tier",
+               "finished_at")
+    arrays = {c: [r[c] for r in rows] for c in columns}
+    session.execute(text("""
+        INSERT INTO transition_tasks (transition_id, xname, component_id, deputy_key, state,
+                                      description, error, tier, finished_at, enqueued_at, plan,
+                                      phase, attempt, resends)
+        SELECT :transition_id, u.xname, u.component_id, u.deputy_key, u.state, u.description,
+               u.error, u.tier, u.finished_at, :now, '[]'::jsonb, 'gather', 0, 0
+        FROM unnest(CAST(:xname AS text[]), CAST(:component_id AS integer[]),
+                    CAST(:deputy_key AS text[]), CAST(:state AS text[]),
+                    CAST(:description AS text[]), CAST(:error AS text[]),
+                    CAST(:tier AS smallint[]), CAST(:finished_at AS timestamptz[]))
+             WITH ORDINALITY AS u(xname, component_id, deputy_key, state, description, error,
+                                  tier, finished_at, n)
+        ORDER BY u.n
+    """), {"transition_id": transition_id, "now": now, **arrays})
 
 
 def _names_with_tasks(session: Session, component_ids: list[int]) -> set[str]:

@@ -71,16 +71,21 @@ class Simulator:
 
     def __init__(self, bmcs: int, nodes_per_bmc: int = 2, power_delay_s: float = 0.3,
                  password: str = "initial0", chassis_bmcs: bool = False,
-                 bmc_boot_delay_s: float = 0.0):
+                 bmc_boot_delay_s: float = 0.0, pdus: int = 0, outlets_per_pdu: int = 4,
+                 switches: int = 0):
         self.bmcs, self.nodes_per_bmc, self.password = bmcs, nodes_per_bmc, password
         chassis = len({i // 8 for i in range(bmcs)}) if chassis_bmcs else 0
-        self.port_base = free_port_block(bmcs + chassis)
+        self.port_base = free_port_block(bmcs + chassis + pdus + switches)
         self.admin = f"http://127.0.0.1:{self.port_base - 1}"
         argv = [sys.executable, "-m", "pcs.simulator", "--bmcs", str(bmcs), "--nodes-per-bmc",
                 str(nodes_per_bmc), "--port-base", str(self.port_base), "--power-delay",
                 str(power_delay_s), "--password", password]
         if chassis_bmcs:
             argv += ["--chassis-bmcs", "--bmc-boot-delay", str(bmc_boot_delay_s)]
+        if pdus:
+            argv += ["--pdus", str(pdus), "--outlets-per-pdu", str(outlets_per_pdu)]
+        if switches:
+            argv += ["--switches", str(switches)]
         self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         text=True, cwd=ROOT)
         line = self.process.stdout.readline()

@@ -113,3 +113,44 @@ def test_operation_outside_the_allowable_values_is_unsupported(cabinet):
     assert body["taskCounts"]["un-supported"] == 1
     listed = {t["transitionID"]: t for t in client.get("/transitions").get_json()["transitions"]}
     assert listed[body["transitionID"]]["taskCounts"] == body["taskCounts"]
+
+
+@pytest.fixture
+def rack(private_stack_factory, scratch_dir):
+    """A node BMC, a PDU controller with two outlets and a management switch."""
+    settings, sim, client = private_stack_factory(
+        Simulator(bmcs=1, nodes_per_bmc=2, power_delay_s=0.3, pdus=1, outlets_per_pdu=2,
+                  switches=1))
+    worker = Worker(settings.as_env(), scratch_dir / "rack-worker.log", concurrency=8,
+                    name="rack")
+    yield settings, sim, client
+    worker.stop()
+
+
+def test_outlets_and_switches_are_controlled_in_their_tiers(rack):
+    _, sim, client = rack
+    types = {c["xname"]: c["type"] for c in
+             client.get("/v1/inventory/components").get_json()["components"]}
+    assert types["x3000m0p0v1"] == types["x3000m0p0v2"] == "CabinetPDUPowerConnector"
+    assert types["x3000c0w1"] == "MgmtSwitch"
+    sim.set_power("x1000c0s0b0", "Node0", "On")
+    targets = ["x1000c0s0b0n0", "x3000c0w1", "x3000m0p0v1"]
+    start = time.time()
+    off = wait_transition(client, post_transition(client, "off", targets), timeout=60)
+    assert off["taskCounts"]["succeeded"] == 3, off["tasks"]
+    node = _first_reset_time(sim, "Node0/Actions/ComputerSystem.Reset", "x1000c0s0b0",
+                             "GracefulShutdown", start)
+    switch = _first_reset_time(sim, "Switch/Actions/Chassis.Reset", "x3000c0w1",
+                               "GracefulShutdown", start)
+    outlets = [e for e in sim.log("x3000m0", start) if e["method"] == "POST"]
+    assert [e["body"] for e in outlets] == [{"PowerState": "Off"}]
+    assert node < switch < outlets[0]["time"]
+
+    start = time.time()
+    on = wait_transition(client, post_transition(client, "on", targets), timeout=60)
+    assert on["taskCounts"]["succeeded"] == 3, on["tasks"]
+    outlet_on = [e["time"] for e in sim.log("x3000m0", start) if e["method"] == "POST"]
+    switch_on = _first_reset_time(sim, "Switch/Actions/Chassis.Reset", "x3000c0w1", "On", start)
+    node_on = _first_reset_time(sim, "Node0/Actions/ComputerSystem.Reset", "x1000c0s0b0", "On",
+                                start)
+    assert outlet_on[0] < switch_on < node_on

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from functools import lru_cache
 
 
 class Operation(str, Enum):
@@ -65,6 +66,12 @@ def offers(allowable: list[str], *names: str) -> bool:
 
 def supported_operations(allowable: list[str]) -> list[Operation]:
     """Supported transitions derived from ResetType@Redfish.AllowableValues (API.md)."""
+    return list(_supported(tuple(allowable or ())))
+
+
+@lru_cache(maxsize=256)
+def _supported(allowable: tuple[str, ...]) -> tuple[Operation, ...]:
+    # Thousands of components share a handful of AllowableValues lists.
     ops: list[Operation] = []
     can_on = offers(allowable, "On", "ForceOn")
     can_off = offers(allowable, "Off", "GracefulShutdown", "ForceOff")
@@ -80,7 +87,7 @@ def supported_operations(allowable: list[str]) -> list[Operation]:
         ops += [Operation.INIT, Operation.HARD_RESTART]
         if Operation.SOFT_RESTART not in ops:
             ops.append(Operation.SOFT_RESTART)
-    return ops
+    return tuple(ops)
 
 
 class PlanOutcome(str, Enum):

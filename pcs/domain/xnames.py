@@ -39,6 +39,10 @@ GRAMMAR: list[tuple[str, str, str | None]] = [
     ("HSNConnector", rf"x{_N}c{_N}r{_N}j{_N}", "RouterModule"),
 ]
 _COMPILED = [(t, re.compile(p + r"\Z"), parent) for t, p, parent in GRAMMAR]
+# A name's letters alone pick its only candidate pattern (x1000c0s0b0n0 -> "xcsbn").
+_BY_SHAPE = {re.sub(r"[^a-z]", "", p.replace(_N, "")): (t, c) for (t, p, _), (_, c, _) in
+             zip(GRAMMAR, _COMPILED)}
+_DIGITS = re.compile(r"\d+")
 _PARENT_OF = {t: parent for t, _, parent in GRAMMAR}
 
 CONTROLLABLE_TYPES = frozenset({
@@ -70,9 +74,9 @@ def parse(text: str) -> Xname | None:
     if not isinstance(text, str) or not text or len(text) > 64:
         return None
     name = normalize(text)
-    for type_, pattern, _ in _COMPILED:
-        if pattern.match(name):
-            return Xname(name, type_)
+    candidate = _BY_SHAPE.get(_DIGITS.sub("", name))
+    if candidate is not None and candidate[1].match(name):
+        return Xname(name, candidate[0])
     return None
 
 

@@ -17,13 +17,16 @@ def serve(bmcs: int, nodes_per_bmc: int = 2, port_base: int = 30000, host: str =
           password: str = "initial0", admin_port: Optional[int] = None,
           inventory_file: Optional[str] = None, register_url: Optional[str] = None,
           chassis_bmcs: bool = False, bmc_boot_delay_s: float = 0.0,
-          reset_types: Optional[Sequence[str]] = None) -> None:
+          reset_types: Optional[Sequence[str]] = None, pdus: int = 0,
+          outlets_per_pdu: int = 4, switches: int = 0) -> None:
     """Run until SIGINT/SIGTERM. Blocks.
 
     ``chassis_bmcs`` adds one chassis BMC per chassis (ports after the node BMCs) with
     Enclosure/Blade power coupled to the node BMCs; ``bmc_boot_delay_s`` is how long a BMC
     stays unreachable after a Manager reset or its slot powering on; ``reset_types``
-    replaces the ResetType AllowableValues of every node BMC's systems.
+    replaces the ResetType AllowableValues of every node BMC's systems. ``pdus`` cabinet PDU
+    controllers (x3000m<j>, ``outlets_per_pdu`` outlets each) and then ``switches``
+    management switches (x3000c0w<k+1>) follow on the next ports.
     """
     from .server import raise_nofile_limit, run
 
@@ -31,6 +34,7 @@ def serve(bmcs: int, nodes_per_bmc: int = 2, port_base: int = 30000, host: str =
     fleet = Fleet(bmcs, nodes_per_bmc=nodes_per_bmc, port_base=port_base,
                   power_delay_s=power_delay_s, initial_state=initial_state,
                   chassis_bmcs=chassis_bmcs, bmc_boot_delay_s=bmc_boot_delay_s,
-                  reset_types=reset_types)
+                  reset_types=reset_types, pdus=pdus, outlets_per_pdu=outlets_per_pdu,
+                  switches=switches)
     asyncio.run(run(fleet, host, username, password, admin_port, inventory_file,
                     register_url))

@@ -37,9 +37,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--reset-types", default=None,
                    help="comma-separated ResetType AllowableValues of every node BMC "
                         "(e.g. On,ForceOff)")
+    p.add_argument("--pdus", type=int, default=0,
+                   help="number of cabinet PDU controllers x3000m<j> (ports after the "
+                        "node and chassis BMCs)")
+    p.add_argument("--outlets-per-pdu", type=int, default=4,
+                   help="switchable outlets (AA1, AA2, ...) per PDU controller")
+    p.add_argument("--switches", type=int, default=0,
+                   help="number of management switches x3000c0w<k> (ports after the PDUs)")
     a = p.parse_args(argv)
     if a.bmcs < 1 or a.nodes_per_bmc < 1:
         p.error("--bmcs and --nodes-per-bmc must be >= 1")
+    if a.pdus < 0 or a.switches < 0:
+        p.error("--pdus and --switches must be >= 0")
+    if a.outlets_per_pdu < 1:
+        p.error("--outlets-per-pdu must be >= 1")
     if a.bmc_boot_delay < 0:
         p.error("--bmc-boot-delay must be >= 0")
     reset_types = None
@@ -55,7 +66,8 @@ def main(argv: Optional[List[str]] = None) -> int:
               username=a.username, password=a.password, admin_port=a.admin_port,
               inventory_file=a.inventory_file, register_url=a.register_url,
               chassis_bmcs=a.chassis_bmcs, bmc_boot_delay_s=a.bmc_boot_delay,
-              reset_types=reset_types)
+              reset_types=reset_types, pdus=a.pdus, outlets_per_pdu=a.outlets_per_pdu,
+              switches=a.switches)
     except KeyboardInterrupt:
         pass
     except OSError as exc:

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 from aiohttp import web
 
-from .fleet import Fleet, FleetError
+from .fleet import Fleet, FleetError, MgmtSwitch
 from .redfish import _json
 
 
@@ -56,6 +56,10 @@ class AdminMixin:
             health = {"bmcs": len(f.bmcs), "nodes": f.node_count}
             if f.hierarchy:
                 health["chassisBmcs"] = len(f.chassis_bmcs)
+            if f.pdus:
+                health["pdus"] = len(f.pdus)
+            if f.switches:
+                health["switches"] = len(f.switches)
             return _json(health)
         if rest == ["log"]:
             if m == "GET":
@@ -110,6 +114,29 @@ class AdminMixin:
             f.set_power(xname, rest[3], state, now)
             return _json({"xname": xname, "system": rest[3],
                           "PowerState": f.system(xname, rest[3]).power_state(now)})
+        if len(rest) == 4 and rest[2] == "outlets":
+            now = time.time()
+            if m == "GET":
+                state = f.outlet(xname, rest[3]).power_state(now)
+            elif m == "PUT":
+                state = f.set_outlet_power(xname, rest[3],
+                                           _power_body(await self._admin_body(request)), now)
+            else:
+                return _json({"error": "method not allowed"}, 405)
+            return _json({"xname": xname, "outlet": rest[3], "PowerState": state})
+        if len(rest) == 4 and rest[2] == "chassis" and isinstance(f.by_xname.get(xname),
+                                                                  MgmtSwitch):
+            now = time.time()
+            if rest[3] != "Switch":
+                raise FleetError(f"unknown chassis {rest[3]!r} on {xname}")
+            if m == "GET":
+                state = f.switch(xname).switch.power_state(now)
+            elif m == "PUT":
+                state = f.set_switch_power(xname, _power_body(await self._admin_body(request)),
+                                           now)
+            else:
+                return _json({"error": "method not allowed"}, 405)
+            return _json({"xname": xname, "chassis": rest[3], "PowerState": state})
         if len(rest) == 4 and rest[2] == "chassis":
             if m == "GET":
                 now = time.time()

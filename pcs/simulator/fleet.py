@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 from typing import Any, Deque, Dict, Iterable, List, Optional
 
+from .devices import PDU_KIND, SWITCH_KIND, DevicesMixin
 from .hierarchy import EnclosureOff, HierarchyMixin, Unreachable
 from .model import (
     ALLOWABLE_RESET_TYPES,
@@ -23,10 +24,15 @@ from .model import (
     ON,
     POWERING_OFF,
     POWERING_ON,
+    SWITCH_ALLOWABLE,
     ChassisBMC,
     FleetError,
+    MgmtSwitch,
+    PDUController,
     System,
     bmc_xname,
+    pdu_xname,
+    switch_xname,
 )
 from .resources import (
     chassis_resource,
@@ -41,7 +47,9 @@ __all__ = [
     "ALLOWABLE_RESET_TYPES", "CHASSIS_RESET_TYPES", "FAULT_KINDS", "KNOWN_RESET_TYPES",
     "LOG_MAX_ENTRIES", "MANAGER_RESET_TYPES", "OFF", "ON", "POWERING_OFF", "POWERING_ON",
     "BMC", "ChassisBMC", "EnclosureOff", "Fleet", "FleetError", "System", "Unreachable",
-    "bmc_xname", "chassis_resource", "enclosure_chassis_resource", "error_body",
+    "MgmtSwitch", "PDUController", "PDU_KIND", "SWITCH_KIND", "SWITCH_ALLOWABLE",
+    "pdu_xname", "switch_xname", "bmc_xname", "chassis_resource", "enclosure_chassis_resource",
+    "error_body",
     "manager_resource", "parse_reset_types", "service_root", "system_resource",
 ]
 
@@ -64,18 +72,21 @@ def parse_reset_types(values: Iterable[Any], allowed: Iterable[str] = KNOWN_RESE
     return out
 
 
-class Fleet(HierarchyMixin):
+class Fleet(HierarchyMixin, DevicesMixin):
     """All BMCs, their systems, faults and the request log.
 
     ``bmcs`` holds the node BMCs (ports port_base + i); with ``chassis_bmcs`` a chassis BMC
-    per chassis follows in ``chassis_bmcs`` (ports port_base + len(bmcs) + j).
+    per chassis follows in ``chassis_bmcs`` (ports port_base + len(bmcs) + j); then the
+    opt-in cabinet PDU controllers (``pdus``) and management switches (``switches``), in
+    that order, on the next ports.
     """
 
     def __init__(self, bmcs: int, nodes_per_bmc: int = 2, port_base: int = 30000,
                  power_delay_s: float = 0.0, initial_state: str = "off",
                  log_max: int = LOG_MAX_ENTRIES, chassis_bmcs: bool = False,
                  bmc_boot_delay_s: float = 0.0,
-                 reset_types: Optional[Iterable[str]] = None) -> None:
+                 reset_types: Optional[Iterable[str]] = None, pdus: int = 0,
+                 outlets_per_pdu: int = 4, switches: int = 0) -> None:
         if bmcs < 1:
             raise FleetError("need at least one BMC")
         if nodes_per_bmc < 1:
@@ -93,6 +104,8 @@ class Fleet(HierarchyMixin):
         self.port_base = port_base
         self.bmcs: List[BMC] = []
         self.chassis_bmcs: List[ChassisBMC] = []
+        self.pdus: List[PDUController] = []
+        self.switches: List[MgmtSwitch] = []
         self.by_xname: Dict[str, BMC] = {}
         self.by_port: Dict[int, BMC] = {}
         for i in range(bmcs):
@@ -104,6 +117,8 @@ class Fleet(HierarchyMixin):
             self.by_port[b.port] = b
         if chassis_bmcs:
             self._build_chassis(port_base + bmcs)
+        self._build_devices(port_base + bmcs + len(self.chassis_bmcs), pdus, outlets_per_pdu,
+                            switches)
         self.log: Deque[Dict[str, Any]] = collections.deque(maxlen=log_max)
 
     # ---- lookup -------------------------------------------------------
@@ -121,7 +136,7 @@ class Fleet(HierarchyMixin):
             raise FleetError(f"unknown system {name!r} on {xname}") from None
 
     def all_bmcs(self) -> List[BMC]:
-        return [*self.bmcs, *self.chassis_bmcs]
+        return [*self.bmcs, *self.chassis_bmcs, *self.pdus, *self.switches]
 
     @property
     def node_count(self) -> int:
@@ -134,6 +149,10 @@ class Fleet(HierarchyMixin):
             return list(b.allowable)
         if isinstance(b, ChassisBMC):
             return ["On", "ForceOff"]
+        if isinstance(b, MgmtSwitch):
+            return list(SWITCH_ALLOWABLE)
+        if isinstance(b, PDUController):
+            return []   # outlets take PowerState values, not ResetType
         return list(self.reset_types)
 
     def set_allowable(self, xname: str, values: Optional[Iterable[Any]]) -> List[str]:
@@ -142,7 +161,10 @@ class Fleet(HierarchyMixin):
         if values is None:
             b.allowable = None
         else:
-            known = CHASSIS_RESET_TYPES if isinstance(b, ChassisBMC) else KNOWN_RESET_TYPES
+            if isinstance(b, PDUController):
+                raise FleetError(f"{xname} is a PDU controller: it has no ResetType values")
+            chassis_like = isinstance(b, (ChassisBMC, MgmtSwitch))
+            known = CHASSIS_RESET_TYPES if chassis_like else KNOWN_RESET_TYPES
             b.allowable = parse_reset_types(values, known)
         return self.allowable(b)
 
@@ -251,6 +273,7 @@ class Fleet(HierarchyMixin):
                              "reachable": b.reachable(now)}
         if isinstance(b, ChassisBMC):
             d["chassis"] = self.chassis_states(b, now)
+        d.update(self.device_details(b, now))
         if b.allowable is not None:
             d["allowable"] = list(b.allowable)
         return d

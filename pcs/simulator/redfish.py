@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 from aiohttp import web
 
@@ -79,6 +79,9 @@ class RedfishMixin:
         parts = path.split("/")[3:]  # after ['', 'redfish', 'v1']
         if not parts:
             return self._not_found(path)
+        device = self._device_redfish(b, method, path, parts, body)
+        if device is not None:   # a PDU controller or management switch
+            return device
         coll = parts[0]
         now = time.time()
         chassis_ids = (list(b.elements()) if isinstance(b, ChassisBMC) else ["Enclosure"])
@@ -123,6 +126,11 @@ class RedfishMixin:
                     return self._not_allowed(path)
                 return self._manager_reset(b, raw, body)
         return self._not_found(path)
+
+    def _device_redfish(self, b: BMC, method: str, path: str, parts: List[str],
+                        body: Any) -> Optional[web.Response]:
+        """Hook: the response of a non-node service (see ``device_redfish``), else None."""
+        return None
 
     def _fault_response(self, b: BMC) -> Optional[web.Response]:
         f = b.fault

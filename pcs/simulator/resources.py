@@ -4,7 +4,14 @@ from __future__ import annotations
 import uuid
 from typing import Any, Dict, List, Optional
 
-from .model import ALLOWABLE_RESET_TYPES, BMC, CHASSIS_ALLOWABLE, MANAGER_RESET_TYPES, ChassisBMC
+from .model import (
+    ALLOWABLE_RESET_TYPES,
+    BMC,
+    CHASSIS_ALLOWABLE,
+    MANAGER_RESET_TYPES,
+    ChassisBMC,
+    PDUController,
+)
 
 
 def collection(coll: str, type_name: str, members: List[str]) -> Dict[str, Any]:
@@ -32,7 +39,7 @@ def error_body(message_id: str, message: str, resolution: str = "None.") -> Dict
 
 
 def service_root(b: BMC) -> Dict[str, Any]:
-    return {
+    root = {
         "@odata.id": "/redfish/v1/",
         "@odata.type": "#ServiceRoot.v1_5_0.ServiceRoot",
         "Id": "RootService",
@@ -43,6 +50,9 @@ def service_root(b: BMC) -> Dict[str, Any]:
         "Chassis": {"@odata.id": "/redfish/v1/Chassis"},
         "Managers": {"@odata.id": "/redfish/v1/Managers"},
     }
+    if isinstance(b, PDUController):
+        root["PowerEquipment"] = {"@odata.id": "/redfish/v1/PowerEquipment"}
+    return root
 
 
 def system_resource(b: BMC, name: str, now: float,

@@ -13,8 +13,9 @@ from typing import Any, Dict, List, Optional
 from aiohttp import ClientSession, ClientTimeout, web
 
 from .admin import AdminMixin
+from .device_redfish import DeviceRedfishMixin
 from .fleet import BMC, Fleet
-from .redfish import RedfishMixin, _json, redfish_error
+from .redfish import _json, redfish_error
 
 __all__ = ["Simulator", "run", "raise_nofile_limit", "_json", "redfish_error"]
 
@@ -33,8 +34,9 @@ def raise_nofile_limit() -> None:
         print(f"simulator: could not raise RLIMIT_NOFILE: {exc}", file=sys.stderr)
 
 
-class Simulator(RedfishMixin, AdminMixin):
-    """One aiohttp app on many ports: admin, node BMCs and (opt-in) chassis BMCs."""
+class Simulator(DeviceRedfishMixin, AdminMixin):
+    """One aiohttp app on many ports: admin, node BMCs and (opt-in) chassis BMCs,
+    PDU controllers and management switches."""
 
     def __init__(self, fleet: Fleet, host: str = "127.0.0.1", username: str = "root",
                  password: str = "initial0", admin_port: Optional[int] = None) -> None:
@@ -189,10 +191,11 @@ class Simulator(RedfishMixin, AdminMixin):
         os.replace(tmp, path)
 
     async def register(self, url: str) -> int:
-        """POST every BMC to <url>/v1/inventory/bmcs, node BMCs first, then chassis BMCs.
+        """POST every BMC to <url>/v1/inventory/bmcs: node BMCs first, then chassis BMCs,
+        PDU controllers and management switches (each kind after the previous one).
 
-        Returns the number of node BMCs that failed; chassis BMC failures (an API that
-        does not support them yet answers 400/422) are reported on stderr only.
+        Returns the number of node BMCs that failed; failures of the other kinds (an API
+        that does not support them yet answers 400/422) are reported on stderr only.
         """
         target = url.rstrip("/") + "/v1/inventory/bmcs"
         sem = asyncio.Semaphore(16)
@@ -202,8 +205,10 @@ class Simulator(RedfishMixin, AdminMixin):
         async def one(session: ClientSession, item: Dict[str, Any]) -> None:
             nonlocal failures
             payload = {k: v for k, v in item.items() if k != "nodes"}
-            node_bmc = item.get("type") != "ChassisBMC"
-            what = "register" if node_bmc else "register chassis BMC"
+            kind = item.get("type", "NodeBMC")
+            node_bmc = kind == "NodeBMC"
+            what = {"NodeBMC": "register",
+                    "ChassisBMC": "register chassis BMC"}.get(kind, f"register {kind}")
             async with sem:
                 try:
                     async with session.post(target, json=payload) as resp:
@@ -218,11 +223,12 @@ class Simulator(RedfishMixin, AdminMixin):
                     print(f"simulator: {what} {item['xname']} failed: "
                           f"{type(exc).__name__}: {exc}", file=sys.stderr)
 
-        nodes = [it for it in inv if it.get("type") != "ChassisBMC"]
-        chassis = [it for it in inv if it.get("type") == "ChassisBMC"]
+        groups: Dict[str, List[Dict[str, Any]]] = {}   # kind -> items, in inventory order
+        for it in inv:
+            groups.setdefault(it.get("type", "NodeBMC"), []).append(it)
         async with ClientSession(timeout=ClientTimeout(total=30)) as session:
-            await asyncio.gather(*(one(session, it) for it in nodes))
-            await asyncio.gather(*(one(session, it) for it in chassis))
+            for items in groups.values():
+                await asyncio.gather(*(one(session, it) for it in items))
         return failures
 
 
@@ -233,6 +239,9 @@ def ready_line(fleet: Fleet, host: str, admin_port: int) -> str:
     cbs: List[BMC] = list(fleet.chassis_bmcs)
     if cbs:
         line += f", {len(cbs)} chassis BMCs on {host}:{cbs[0].port}-{cbs[-1].port}"
+    for what, items in (("PDU controllers", fleet.pdus), ("switches", fleet.switches)):
+        if items:
+            line += f", {len(items)} {what} on {host}:{items[0].port}-{items[-1].port}"
     return line
 
 

@@ -1,0 +1,92 @@
+"""`make bench`, part two: API latency at machine scale, without BMC traffic.
+
+Stores 10,000 components (and 20,000 finished transitions) straight into a fresh database, then
+times POST /transitions with every component, GET /transitions/{id} of that 10,000-task
+transition and GET /transitions. No worker runs: the tasks stay queued, which is what the API
+sees at the moment of the request.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_transitions import machine, print_table, store_finished_transitions  # noqa: E402
+from harness import admin_execute, answers, with_database  # noqa: E402
+
+
+def store_components(database: str, count: int) -> list[str]:
+    import psycopg
+    names = [f"x{1000 + i // 64}c{(i // 8) % 8}s{i % 8}b0n{j}" for i in range(count // 2)
+             for j in range(2)]
+    with psycopg.connect(database.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        bmc_id = conn.execute(
+            "INSERT INTO bmcs (xname, address, scheme, username, password_encrypted, verify_tls)"
+            " VALUES ('x9999c0s0b0', '127.0.0.1:1', 'http', 'root', '\\x00', false)"
+            " RETURNING id").fetchone()[0]
+        with conn.cursor().copy("COPY components (xname, type, bmc_id, redfish_path, "
+                                "reset_target, allowable_values, power_state, "
+                                "management_state, status_error) FROM STDIN") as copy:
+            for name in names:
+                copy.write_row((name, "Node", bmc_id, "/redfish/v1/Systems/Node0",
+                                "/redfish/v1/Systems/Node0/Actions/ComputerSystem.Reset",
+                                '["On", "ForceOff", "GracefulShutdown"]', "off", "available",
+                                ""))
+    return names
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--components", type=int, default=10000)
+    parser.add_argument("--stored-transitions", type=int, default=20000)
+    parser.add_argument("--output", default="bench-api-results.json")
+    args = parser.parse_args()
+    if not (answers("127.0.0.1", 5432) and answers("127.0.0.1", 6379)):
+        print("needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379")
+        return 2
+    from pcs.api import create_app
+    from pcs.config import Settings
+    from pcs.migrate import upgrade
+    admin_url = "postgresql://postgres@127.0.0.1:5432/postgres"
+    name = f"pcs_bench_api_{uuid.uuid4().hex[:8]}"
+    admin_execute(admin_url, f'CREATE DATABASE "{name}"')
+    database = with_database(admin_url, name)
+    try:
+        upgrade(database)
+        names = store_components(database, args.components)
+        store_finished_transitions(database, args.stored_transitions)
+        app = create_app(Settings(database_url=database, broker_url="redis://127.0.0.1:6379/0",
+                                  secret_key="bench", max_dispatched=0,
+                                  queue_name=f"pcs-bench-api-{uuid.uuid4().hex[:6]}"))
+        client = app.test_client()
+        client.get("/transitions")   # warm the pools
+        started = time.perf_counter()
+        response = client.post("/transitions", json={
+            "operation": "on", "location": [{"xname": x} for x in names]})
+        post_s = time.perf_counter() - started
+        tid = response.get_json()["transitionID"]
+        started = time.perf_counter()
+        detail = client.get(f"/transitions/{tid}").get_json()
+        get_s = time.perf_counter() - started
+        started = time.perf_counter()
+        listed = client.get("/transitions").get_json()["transitions"]
+        list_s = time.perf_counter() - started
+        app.extensions["pcs"].db.dispose()
+    finally:
+        admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    results = {"machine": machine(), "locations": len(names),
+               "post_transitions_s": round(post_s, 3), "tasks_returned": len(detail["tasks"]),
+               "get_transition_s": round(get_s, 3), "stored_transitions": len(listed),
+               "get_transitions_list_s": round(list_s, 3)}
+    print_table(results)
+    Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
