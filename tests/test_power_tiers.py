@@ -34,6 +34,24 @@ def _first_reset_time(sim, path_end: str, bmc: str, reset_type: str, since: floa
     return min(times)
 
 
+def _posts_by_type(client, transition_id) -> dict[str, list]:
+    """sent_at of the power actions stored for a transition, by component type."""
+    from sqlalchemy import select
+
+    from pcs.models import BmcExchange, Component, TransitionTask
+    db = client.application.extensions["pcs"].db
+    with db.transaction() as s:
+        rows = s.execute(select(Component.type, BmcExchange.sent_at)
+                         .join(TransitionTask, TransitionTask.id == BmcExchange.task_id)
+                         .join(Component, Component.id == TransitionTask.component_id)
+                         .where(TransitionTask.transition_id == transition_id,
+                                BmcExchange.method == "POST")).all()
+    out: dict[str, list] = {}
+    for type_, sent_at in rows:
+        out.setdefault(type_, []).append(sent_at)
+    return out
+
+
 def test_cabinet_components_are_registered_with_their_types(cabinet):
     _, _, client = cabinet
     types = {c["xname"]: c["type"] for c in
@@ -61,6 +79,10 @@ def test_off_goes_children_first_and_on_goes_parents_first(cabinet):
     chassis_off = _first_reset_time(sim, "Enclosure/Actions/Chassis.Reset", "x1000c0b0",
                                     "ForceOff", start)
     assert node_off < min(slot_off) and max(slot_off) < chassis_off
+    # Our own record of the exchanges shows the same order.
+    posts = _posts_by_type(client, off["transitionID"])
+    assert max(posts["Node"]) < min(posts["ComputeModule"])
+    assert max(posts["ComputeModule"]) < min(posts["Chassis"])
 
     start = time.time()
     on = wait_transition(client, post_transition(client, "on", NODES + SLOTS + [CHASSIS]),
@@ -154,3 +176,14 @@ def test_outlets_and_switches_are_controlled_in_their_tiers(rack):
     node_on = _first_reset_time(sim, "Node0/Actions/ComputerSystem.Reset", "x1000c0s0b0", "On",
                                 start)
     assert outlet_on[0] < switch_on < node_on
+
+
+def test_soft_restart_of_a_node_with_its_slot_terminates(cabinet):
+    """Upstream looped forever here; the tiers make the slot's off/on and the node's restart
+    one ordered sequence that ends."""
+    _, sim, client = cabinet
+    sim.set_power("x1000c0s0b0", "Node1", "On")
+    body = wait_transition(client, post_transition(client, "soft-restart",
+                                                   ["x1000c0s0b0n1", "x1000c0s0"]), timeout=90)
+    assert body["transitionStatus"] == "completed"
+    assert body["taskCounts"]["new"] == body["taskCounts"]["in-progress"] == 0
