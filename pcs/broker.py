@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 
 RUN_STEP = "pcs.run_step"
 REAP = "pcs.reap"
+SWEEP = "pcs.sweep"
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -30,8 +31,13 @@ def make_celery(settings: Settings) -> Celery:
         # A step whose broker connection drops finishes its database writes; its message is
         # redelivered or re-sent by the reaper, and the claim makes a second run harmless.
         worker_cancel_long_running_tasks_on_connection_loss=False,
-        beat_schedule={"reap": {"task": REAP, "schedule": settings.reap_interval_s,
-                                "options": {"queue": settings.queue_name, "expires": 60}}},
+        beat_schedule={
+            "reap": {"task": REAP, "schedule": settings.reap_interval_s,
+                     "options": {"queue": settings.queue_name, "expires": 60}},
+            # A sweep that outlasts the interval is not doubled: the sweeper holds a lock.
+            "sweep": {"task": SWEEP, "schedule": settings.power_sample_interval_s,
+                      "options": {"queue": settings.queue_name,
+                                  "expires": settings.power_sample_interval_s}}},
     )
     return app
 

@@ -67,6 +67,10 @@ class Settings:
     redispatch_after_s: float = _opt(
         60.0, "PCS_REDISPATCH_AFTER_S", "seconds a dispatched message may wait before re-sending")
     reap_interval_s: float = _opt(15.0, "PCS_REAP_INTERVAL_S", "seconds between reaper runs")
+    power_sample_interval_s: float = _opt(
+        30.0, "PCS_POWER_SAMPLE_INTERVAL", "seconds between power-status sweeps of every BMC")
+    status_sweep_concurrency: int = _opt(
+        64, "PCS_STATUS_SWEEP_CONCURRENCY", "BMCs read at once by a power-status sweep")
     ca_bundle: str | None = _opt(None, "PCS_CA_BUNDLE", "CA bundle for https BMCs (default: system)")
     queue_name: str = _opt("pcs", "PCS_QUEUE_NAME", "Celery queue the workers consume")
     log_level: str = _opt("INFO", "PCS_LOG_LEVEL", "log level of every process")

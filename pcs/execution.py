@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pcs import events, scheduler, sequencing
+from pcs import events, power_status, scheduler, sequencing
 from pcs.config import Settings
 from pcs.db import Database
 from pcs.domain import outcomes
@@ -126,6 +126,7 @@ class Executor:
                 return self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
                                  exchange.error)
             if outcome is PlanOutcome.ALREADY:
+                power_status.record_confirmed(session, ctx.xname, state, scheduler.utcnow())
                 return self._end(session, ctx, "succeeded", outcomes.ALREADY_IN_STATE)
             if outcome is PlanOutcome.WRONG_STATE:
                 return self._end(session, ctx, "failed", outcomes.must_be_on(ctx.operation.value),
@@ -194,6 +195,7 @@ class Executor:
                 ctx.plan = [Action.FORCE_OFF] + ctx.plan[1:]
             else:
                 ctx.plan = ctx.plan[1:]
+                power_status.record_confirmed(session, ctx.xname, observed, now)
                 if not ctx.plan:
                     return self._end(session, ctx, "succeeded",
                                          outcomes.confirmed(action.value))

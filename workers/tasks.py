@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from pcs import retention, scheduler
+from pcs import monitor, retention, scheduler
 from workers.runtime import runtime
 
 
@@ -23,3 +23,10 @@ def reap() -> None:
     rt.publisher.publish(again)
     with rt.db.transaction() as session:
         retention.expire(session, rt.settings)
+
+
+@shared_task(name="pcs.sweep", ignore_result=True)
+def sweep() -> None:
+    """Read every component's power state from its BMC (one sweeper at a time)."""
+    rt = runtime()
+    monitor.sweep(rt.settings, rt.db, rt.executor.credentials)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from pcs.api import inventory, locks, power_cap, queue, service, transitions
+from pcs.api import (inventory, locks, power_cap, power_status, queue, service,
+                     transitions)
 from pcs.api.errors import register_error_handlers
 from pcs.api.services import Services
 from pcs.broker import Publisher
@@ -34,7 +35,8 @@ def create_app(settings: Settings | None = None,
                                                         pool_size=settings.api_threads),
                                      Publisher(settings), reservations or NoReservations())
     for blueprint, prefixes in ((transitions.bp, V1_PREFIXES), (service.bp, V1_PREFIXES),
-                                (power_cap.bp, V1_PREFIXES), (inventory.bp, ADDED_PREFIXES),
+                                (power_cap.bp, V1_PREFIXES), (power_status.bp, V1_PREFIXES),
+                                (inventory.bp, ADDED_PREFIXES),
                                 (queue.bp, ADDED_PREFIXES), (locks.bp, ADDED_PREFIXES)):
         for i, prefix in enumerate(prefixes):
             app.register_blueprint(blueprint, url_prefix=prefix or None,

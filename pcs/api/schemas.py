@@ -289,3 +289,17 @@ class PageArgs(Schema):
         unknown = EXCLUDE
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+# -- power status (PCS v1) ---------------------------------------------------------------------
+class PowerStatusSchema(Schema):
+    xname = fields.String()
+    powerState = fields.String()
+    managementState = fields.String()
+    error = fields.String()
+    supportedPowerTransitions = fields.List(fields.String(), allow_none=True)
+    lastUpdated = Timestamp()
+
+
+class PowerStatusList(Schema):
+    status = fields.Nested(PowerStatusSchema, many=True)

@@ -1,0 +1,82 @@
+"""The power-status sweep: one sweeper at a time (a PostgreSQL advisory lock held for the
+sweep) reads every component's power state from its BMC, concurrently per BMC and bounded in
+total, and stores the readings in one statement."""
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import select, text
+
+from pcs import power_status
+from pcs.config import Settings
+from pcs.db import Database
+from pcs.inventory.credentials import CredentialStore
+from pcs.inventory.store import bmc_address
+from pcs.models import Bmc, Component
+from pcs.redfish.client import RedfishClient
+
+log = logging.getLogger(__name__)
+
+SWEEP_LOCK = 7_311_042   # advisory lock key of the sweeper
+
+
+def sweep(settings: Settings, db: Database, credentials: CredentialStore) -> dict | None:
+    """Read and store every component's power state. None when another sweep is running."""
+    with db.engine.connect() as lock_connection:
+        got = lock_connection.scalar(text("SELECT pg_try_advisory_lock(:k)"),
+                                     {"k": SWEEP_LOCK})
+        if not got:
+            return None
+        try:
+            return _sweep(settings, db, credentials)
+        finally:
+            lock_connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SWEEP_LOCK})
+            lock_connection.commit()
+
+
+def _sweep(settings: Settings, db: Database, credentials: CredentialStore) -> dict:
+    started = time.monotonic()
+    with db.transaction() as session:
+        read_at = session.scalar(text("SELECT now()"))
+        bmcs = {b.id: b for b in session.scalars(select(Bmc))}
+        by_bmc: dict[int, list] = defaultdict(list)
+        for c in session.execute(select(Component.id, Component.bmc_id, Component.type,
+                                        Component.redfish_path)):
+            by_bmc[c.bmc_id].append(c)
+    jobs = [(bmcs[bmc_id], components) for bmc_id, components in by_bmc.items()
+            if bmc_id in bmcs]
+    readings: list[power_status.Reading] = []
+    workers = max(1, min(settings.status_sweep_concurrency, len(jobs) or 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pcs-sweep") as pool:
+        for result in pool.map(lambda job: _read_bmc(settings, credentials, *job), jobs):
+            readings += result
+    with db.transaction() as session:
+        stored = power_status.store_readings(session, readings, read_at)
+    figures = {"bmcs": len(jobs), "components": stored,
+               "seconds": round(time.monotonic() - started, 3)}
+    log.info("power-status sweep: %(components)d components on %(bmcs)d BMCs in %(seconds)s s",
+             figures)
+    return figures
+
+
+def _read_bmc(settings: Settings, credentials: CredentialStore, bmc: Bmc,
+              components: list) -> list[power_status.Reading]:
+    """One BMC's components, read one after the other (a BMC is not flooded)."""
+    client = RedfishClient(bmc_address(bmc, credentials, settings.ca_bundle),
+                           connect_timeout_s=settings.connect_timeout_s,
+                           read_timeout_s=settings.status_timeout_s)
+    out = []
+    try:
+        for component in components:
+            state, exchange = client.get_power_state(component.redfish_path)
+            if state is None:
+                out.append(power_status.Reading(component.id, "undefined", "unavailable",
+                                                exchange.error or "No response from target"))
+            else:
+                out.append(power_status.Reading(component.id, state, "available", ""))
+    finally:
+        client.close()
+    return out

@@ -1,0 +1,57 @@
+"""The stored power status of components: what the monitor and confirmations write, what
+/power-status reads. Newer knowledge wins: a reading taken before a stored change never
+overwrites it (DESIGN.md, power-status sweep)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True)
+class Reading:
+    component_id: int
+    power_state: str          # on | off | undefined
+    management_state: str     # available | unavailable
+    error: str
+
+
+def store_readings(session: Session, readings: list[Reading], read_at: datetime) -> int:
+    """Store a sweep's readings in one statement. lastUpdated moves only when a state changes;
+    a component whose state changed after `read_at` (a confirmation) keeps it."""
+    if not readings:
+        return 0
+    return session.execute(text("""
+        UPDATE components c
+        SET power_state = CASE WHEN c.last_updated IS NOT NULL AND c.last_updated > :read_at
+                               THEN c.power_state ELSE r.power_state END,
+            management_state = r.management_state,
+            status_error = r.error,
+            last_polled = :read_at,
+            last_updated = CASE
+                WHEN c.last_updated IS NOT NULL AND c.last_updated > :read_at THEN c.last_updated
+                WHEN c.power_state IS DISTINCT FROM r.power_state
+                  OR c.management_state IS DISTINCT FROM r.management_state
+                  OR c.last_updated IS NULL THEN :read_at
+                ELSE c.last_updated END
+        FROM unnest(CAST(:ids AS integer[]), CAST(:power AS text[]), CAST(:management AS text[]),
+                    CAST(:errors AS text[])) AS r(id, power_state, management_state, error)
+        WHERE c.id = r.id
+    """), {"read_at": read_at, "ids": [r.component_id for r in readings],
+           "power": [r.power_state for r in readings],
+           "management": [r.management_state for r in readings],
+           "errors": [r.error for r in readings]}).rowcount
+
+
+def record_confirmed(session: Session, xname: str, power_state: str, at: datetime) -> None:
+    """A transition confirmed (or found) the component in this state just now."""
+    session.execute(text("""
+        UPDATE components SET
+            last_updated = CASE WHEN power_state IS DISTINCT FROM :state
+                                  OR management_state <> 'available' OR last_updated IS NULL
+                                THEN :at ELSE last_updated END,
+            power_state = :state, management_state = 'available', status_error = ''
+        WHERE xname = :xname
+    """), {"xname": xname, "state": power_state, "at": at})

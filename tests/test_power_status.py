@@ -1,0 +1,124 @@
+"""GET/POST /power-status (API.md, power status) and the sweep that keeps it fresh."""
+from __future__ import annotations
+
+import pytest
+
+from harness import post_transition, wait_transition
+from pcs import monitor
+from pcs.inventory.credentials import credential_store
+
+pytestmark = pytest.mark.integration
+
+KEYS = {"xname", "powerState", "managementState", "error", "supportedPowerTransitions",
+        "lastUpdated"}
+
+
+def _status(client, **query):
+    response = client.get("/power-status", query_string=query)
+    assert response.status_code == 200, response.get_json()
+    return {s["xname"]: s for s in response.get_json()["status"]}
+
+
+@pytest.fixture
+def swept(settings, db, fleet):
+    def run():
+        assert monitor.sweep(settings, db, credential_store(settings)) is not None
+    return run
+
+
+def test_every_component_by_default_with_exactly_the_upstream_fields(client, fleet, swept):
+    swept()
+    status = _status(client)
+    assert "x1000c0s0b0n0" in status and "x1000c1s7b0n1" in status
+    for entry in status.values():
+        assert set(entry) == KEYS
+    node = status["x1000c0s0b0n0"]
+    assert node["managementState"] == "available" and node["error"] == ""
+    assert "On" in node["supportedPowerTransitions"]
+    assert node["lastUpdated"].endswith("Z")
+
+
+def test_sweep_reads_the_bmcs_and_marks_an_unreachable_one(client, fleet, swept):
+    fleet.set_power("x1000c1s6b0", "Node0", "On")
+    fleet.set_power("x1000c1s6b0", "Node1", "Off")
+    swept()
+    status = _status(client, xname=["x1000c1s6b0n0", "x1000c1s6b0n1"])
+    assert (status["x1000c1s6b0n0"]["powerState"], status["x1000c1s6b0n1"]["powerState"]) == (
+        "on", "off")
+    fleet.set_fault("x1000c1s6b0", fault="down")
+    try:
+        swept()
+        down = _status(client, xname="x1000c1s6b0n0")["x1000c1s6b0n0"]
+        assert (down["powerState"], down["managementState"]) == ("undefined", "unavailable")
+        assert "Connection refused" in down["error"]
+    finally:
+        fleet.clear_fault("x1000c1s6b0")
+    swept()
+    back = _status(client, xname="x1000c1s6b0n0")["x1000c1s6b0n0"]
+    assert (back["powerState"], back["managementState"], back["error"]) == (
+        "on", "available", "")
+
+
+def test_filters_select_by_power_and_management_state(client, fleet, swept):
+    fleet.set_power("x1000c1s6b0", "Node0", "On")
+    fleet.set_power("x1000c1s6b0", "Node1", "Off")
+    swept()
+    names = ["x1000c1s6b0n0", "x1000c1s6b0n1"]
+    assert list(_status(client, xname=names, powerStateFilter="on")) == ["x1000c1s6b0n0"]
+    assert list(_status(client, xname=names, powerStateFilter="OFF")) == ["x1000c1s6b0n1"]
+    assert list(_status(client, xname=names, managementStateFilter="unavailable")) == []
+
+
+def test_records_without_data_say_why(client, fleet):
+    status = _status(client, xname=["x9999c0s0b0n0", "x1000c0s0b0n0p0"])
+    assert status["x9999c0s0b0n0"] == {
+        "xname": "x9999c0s0b0n0", "powerState": "", "managementState": "",
+        "error": "Component not found in component map.", "supportedPowerTransitions": None,
+        "lastUpdated": ""}
+    assert status["x1000c0s0b0n0p0"]["error"] == (
+        "Component can not have power state and managment state data")
+
+
+def test_duplicates_are_folded(client, fleet):
+    response = client.get("/power-status?xname=x1000c0s0b0n0&xname=x1000c0s0b0n0")
+    assert [s["xname"] for s in response.get_json()["status"]] == ["x1000c0s0b0n0"]
+
+
+@pytest.mark.parametrize("query,detail", [
+    ("xname=junk&xname=x1000c0s0b0n0&xname=bad2", "invalid xnames detected: junk bad2"),
+    ("powerStateFilter=sideways", "invalid powerStateFilter type: sideways"),
+    ("managementStateFilter=maybe", "invalid ManagementStateFilter type: maybe"),
+])
+def test_bad_queries_are_400_with_upstream_texts(client, query, detail):
+    response = client.get(f"/power-status?{query}")
+    assert response.status_code == 400
+    assert response.get_json()["detail"] == detail
+
+
+def test_post_reads_the_same_from_a_body_and_refuses_an_empty_one(client, fleet):
+    response = client.post("/v1/power-status", json={"xname": ["x1000c0s0b0n1"]})
+    assert response.status_code == 200
+    assert [s["xname"] for s in response.get_json()["status"]] == ["x1000c0s0b0n1"]
+    empty = client.post("/power-status", data="", content_type="application/json")
+    assert empty.status_code == 400 and empty.get_json()["detail"] == "request body is empty"
+    bad = client.post("/power-status", json={"powerStateFilter": "nope"})
+    assert bad.get_json()["detail"] == "invalid powerStateFilter type: nope"
+
+
+def test_a_confirmed_transition_updates_the_status_at_once(client, fleet, worker, swept):
+    fleet.set_power("x1000c1s5b0", "Node1", "Off")
+    swept()
+    assert _status(client, xname="x1000c1s5b0n1")["x1000c1s5b0n1"]["powerState"] == "off"
+    wait_transition(client, post_transition(client, "on", ["x1000c1s5b0n1"]))
+    assert _status(client, xname="x1000c1s5b0n1")["x1000c1s5b0n1"]["powerState"] == "on"
+
+
+def test_only_one_sweep_runs_at_a_time(settings, db, fleet):
+    from sqlalchemy import text
+    with db.engine.connect() as other:
+        other.execute(text("SELECT pg_advisory_lock(:k)"), {"k": monitor.SWEEP_LOCK})
+        try:
+            assert monitor.sweep(settings, db, credential_store(settings)) is None
+        finally:
+            other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": monitor.SWEEP_LOCK})
+            other.commit()
