@@ -58,6 +58,9 @@ class Component(Base):
     reset_parameter: Mapped[str] = mapped_column(String(32), default="ResetType",
                                                  server_default="ResetType")
     allowable_values: Mapped[list] = mapped_column(JSONB, default=list)
+    # Derived from allowable_values when discovered (domain.operations.supported_operations).
+    supported_transitions: Mapped[list] = mapped_column(JSONB, default=list,
+                                                        server_default=text("'[]'::jsonb"))
     power_state: Mapped[str] = mapped_column(String(16), default="undefined")
     management_state: Mapped[str] = mapped_column(String(16), default="unavailable")
     status_error: Mapped[str] = mapped_column(Text, default="")

@@ -176,3 +176,29 @@ def task_with_exchanges(session: Session, transition_id: uuid.UUID, xname: str, 
                                 .order_by(BmcExchange.id).offset(offset).limit(limit)).all()
     return {"task": task, "exchanges": exchanges,
             "page": {"offset": offset, "limit": limit, "total": total}}
+
+
+def power_status_json(session: Session, names: list[str] | None, power_filter: str,
+                      management_filter: str) -> tuple[set[str], str]:
+    """(names found, the /power-status body for them) built by PostgreSQL, in request order
+    (or xname order for all). tests/test_wire_format_db.py proves it equal to the schema."""
+    stamp = "to_char(c.last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+    row = session.execute(text(f"""
+        WITH wanted AS (
+            SELECT c.*, coalesce(u.n, 0) AS n
+            FROM components c
+            LEFT JOIN unnest(CAST(:names AS text[])) WITH ORDINALITY AS u(name, n)
+                   ON u.name = c.xname
+            WHERE (CAST(:names AS text[]) IS NULL OR u.name IS NOT NULL))
+        SELECT array_agg(c.xname),
+               json_build_object('status', coalesce(json_agg(json_build_object(
+                   'xname', c.xname, 'powerState', c.power_state,
+                   'managementState', c.management_state, 'error', c.status_error,
+                   'supportedPowerTransitions', c.supported_transitions,
+                   'lastUpdated', coalesce({stamp}, ''))
+                 ORDER BY c.n, c.xname) FILTER (WHERE (:power = '' OR c.power_state = :power)
+                     AND (:management = '' OR c.management_state = :management)),
+               '[]'::json))::text
+        FROM wanted c
+    """), {"names": names, "power": power_filter, "management": management_filter}).one()
+    return set(row[0] or ()), row[1]

@@ -29,3 +29,23 @@ def test_list_endpoint_serves_the_database_built_body(client, fleet):
     assert set(body) == {"transitions"}
     assert all(set(t) == {"transitionID", "operation", "createTime", "automaticExpirationTime",
                           "transitionStatus", "taskCounts"} for t in body["transitions"])
+
+
+def test_database_built_power_status_equals_the_schema_dump(client, fleet, db):
+    from sqlalchemy import select
+
+    from pcs.api.schemas import PowerStatusList
+    from pcs.domain.operations import supported_operations
+    from pcs.models import Component
+    names = ["x1000c0s1b0n1", "x1000c0s0b0n0", "x1000c0s2b0"]
+    with db.transaction() as session:
+        _, body = queries.power_status_json(session, names, "", "")
+        rows = {c.xname: c for c in session.scalars(
+            select(Component).where(Component.xname.in_(names)))}
+    expected = PowerStatusList().dump({"status": [
+        {"xname": n, "powerState": rows[n].power_state,
+         "managementState": rows[n].management_state, "error": rows[n].status_error,
+         "supportedPowerTransitions": [o.value for o in
+                                       supported_operations(rows[n].allowable_values)],
+         "lastUpdated": rows[n].last_updated} for n in names]})
+    assert json.loads(body) == expected

@@ -7,6 +7,7 @@ from sqlalchemy import delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from pcs.domain.operations import supported_operations
 from pcs.errors import Conflict, NotFound
 from pcs.inventory.credentials import CredentialStore
 from pcs.inventory.discovery import DiscoveredComponent
@@ -57,6 +58,8 @@ def replace_components(session: Session, bmc_id: int,
     rows = [{"xname": s.xname, "type": s.type, "bmc_id": bmc_id, "redfish_path": s.path,
              "reset_target": s.reset_target, "reset_parameter": s.reset_parameter,
              "allowable_values": s.allowable_values,
+             "supported_transitions": [op.value for op in
+                                       supported_operations(s.allowable_values)],
              "power_state": s.power_state,
              "management_state": "available"} for s in systems]
     statement = pg_insert(Component).values(rows)
@@ -64,7 +67,7 @@ def replace_components(session: Session, bmc_id: int,
         index_elements=[Component.xname],
         set_={c: statement.excluded[c] for c in
               ("type", "bmc_id", "redfish_path", "reset_target", "reset_parameter",
-               "allowable_values")}))
+               "allowable_values", "supported_transitions")}))
 
 
 def update_bmc(session: Session, xname: str, credentials: CredentialStore, **changes) -> Bmc:
