@@ -24,6 +24,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) tests/bench_transitions.py --nodes $(or $(NODES),1000)
 	$(PY) tests/bench_api_scale.py
+	$(PY) tests/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) .pcs .pytest_cache
