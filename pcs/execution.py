@@ -20,7 +20,7 @@ from pcs import events, power_status, scheduler, sequencing
 from pcs.config import Settings
 from pcs.db import Database
 from pcs.domain import outcomes
-from pcs.domain.confirmation import Next, action_deadline, next_confirm_step
+from pcs.domain.confirmation import Next, action_deadline, busy_retry_at, next_confirm_step
 from pcs.domain.operations import (OFF_ACTIONS, TARGET_STATE, Action, Operation, PlanOutcome,
                                    escalates_to_force_off, plan_actions, reset_type_for)
 from pcs.domain.tiers import tier_of
@@ -160,6 +160,8 @@ class Executor:
         with self.db.transaction() as session:
             self._complete_exchange(session, exchange_id, exchange)
             if not exchange.ok:
+                if self._retry_when_busy(session, ctx, exchange):
+                    return False
                 return self._end(session, ctx, "failed",
                                      outcomes.failed_to_apply(action.value), exchange.error)
             last = len(ctx.plan) == 1
@@ -203,6 +205,26 @@ class Executor:
             ctx.tier = tier_of(ctx.plan[0], ctx.component_type)
             return self._save(session, ctx)
 
+    def _retry_when_busy(self, session: Session, ctx: StepContext, exchange: Exchange) -> bool:
+        """A BMC that answered 409 or 503 did not apply the action: send it again later, within
+        the action's deadline counted from the first refusal. True when the task now waits."""
+        now = scheduler.utcnow()
+        self._start_waiting(ctx, now)
+        retry_at = busy_retry_at(exchange.status_code, exchange.retry_after_s, now,
+                                 ctx.deadline_at, 2 * self.settings.confirm_interval_s)
+        if retry_at is None:
+            return False
+        ctx.action_sent_at = None   # refused, so not sent: the next step sends it again
+        self._defer(session, ctx, retry_at)
+        return True
+
+    def _start_waiting(self, ctx: StepContext, now: datetime) -> None:
+        """Bound a wait before an action is sent (busy BMC, booting controller) by the task
+        deadline from the first wait; with no deadline (-1) or none to confirm (0), 5 minutes."""
+        if ctx.deadline_at is None:
+            minutes = ctx.deadline_minutes if ctx.deadline_minutes > 0 else 5
+            ctx.deadline_at = now + timedelta(seconds=minutes * self.settings.minute_s)
+
     def _unsent_after_crash(self, ctx: StepContext, action: Action) -> bool:
         """True when the state shows that an On or ForceOff whose sender died never arrived
         (still plainly in the old state, not moving): then it is sent now. Other actions are
@@ -239,9 +261,7 @@ class Executor:
             if not sequencing.ancestor_in_transition(session, ctx.claim.transition_id,
                                                      ctx.xname):
                 return False
-            if ctx.deadline_at is None:
-                minutes = ctx.deadline_minutes if ctx.deadline_minutes > 0 else 5
-                ctx.deadline_at = now + timedelta(seconds=minutes * self.settings.minute_s)
+            self._start_waiting(ctx, now)
             if now >= ctx.deadline_at:
                 return False   # give up waiting: the read's failure ends the task
             ctx.description = outcomes.WAITING_FOR_CONTROLLER

@@ -207,7 +207,7 @@ def test_many_nodes_in_one_transition_all_succeed(run, fleet):
 
 def test_task_endpoint_shows_every_exchange_with_the_bmcs_answer(run, fleet, client):
     fleet.set_power("x1000c0s4b0", "Node1", "Off")
-    fleet.set_fault("x1000c0s4b0", fault="status", status=503, message="Try later")
+    fleet.set_fault("x1000c0s4b0", fault="status", status=500, message="Try later")
     try:
         body, _ = run("on", ["x1000c0s4b0n1"])
     finally:
@@ -218,7 +218,7 @@ def test_task_endpoint_shows_every_exchange_with_the_bmcs_answer(run, fleet, cli
     assert detail["task"]["attempts"] == 1
     post = [e for e in detail["exchanges"] if e["method"] == "POST"][0]
     assert post["requestBody"] == {"ResetType": "On"}
-    assert post["statusCode"] == 503 and post["errorClass"] == "http"
+    assert post["statusCode"] == 500 and post["errorClass"] == "http"
     assert "Try later" in post["responseBody"] and "Try later" in post["error"]
     assert post["latencyMs"] >= 0 and post["sentAt"].endswith("Z")
     assert detail["page"] == {"offset": 0, "limit": 100, "total": len(detail["exchanges"])}
@@ -226,3 +226,33 @@ def test_task_endpoint_shows_every_exchange_with_the_bmcs_answer(run, fleet, cli
     assert len(paged["exchanges"]) == 1 and paged["exchanges"][0] == detail["exchanges"][1]
     assert client.get(f"/v1/transitions/{tid}/tasks/x1000c0s4b0n0").status_code == 404
     assert client.get(f"/v1/transitions/{tid}/tasks/x1000c0s4b0n1?limit=0").status_code == 400
+
+
+def test_busy_bmc_is_asked_again_until_it_accepts(run, fleet, db):
+    """409/503 mean the action was not applied: it is sent again, each refusal recorded."""
+    import threading
+    fleet.set_power("x1000c0s3b0", "Node1", "Off")
+    fleet.set_fault("x1000c0s3b0", fault="status", status=503, message="BMC busy")
+    threading.Timer(1.5, fleet.clear_fault, args=("x1000c0s3b0",)).start()
+    body, tasks = run("on", ["x1000c0s3b0n1"])
+    assert tasks["x1000c0s3b0n1"]["taskStatusDescription"] == "Transition confirmed, on"
+    posts = [r.status_code for r in exchanges_of(db, body["transitionID"], "x1000c0s3b0n1")
+             if r.method == "POST"]
+    assert posts[0] == 503 and posts[-1] == 204 and len(posts) >= 2
+
+
+def test_bmc_busy_past_the_deadline_fails_with_its_answer(run, fleet, db):
+    fleet.set_power("x1000c0s3b0", "Node0", "Off")
+    fleet.set_fault("x1000c0s3b0", fault="status", status=409, message="Operation in progress")
+    try:
+        body, tasks = run("on", ["x1000c0s3b0n0"], taskDeadlineMinutes=2)
+    finally:
+        fleet.clear_fault("x1000c0s3b0")
+    task = tasks["x1000c0s3b0n0"]
+    assert task["taskStatus"] == "failed"
+    assert task["taskStatusDescription"] == "Failed to apply transition, on"
+    assert task["error"].startswith("BMC answered 409 Conflict")
+    posts = [r for r in exchanges_of(db, body["transitionID"], "x1000c0s3b0n0")
+             if r.method == "POST"]
+    # A pause of 2 x PCS_CONFIRM_INTERVAL_S (0.4 s here) within 2 s: a handful, not a flood.
+    assert 2 <= len(posts) <= 8

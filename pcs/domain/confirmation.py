@@ -38,3 +38,21 @@ def action_deadline(sent_at: datetime, deadline_minutes: int, minute_s: float) -
     if deadline_minutes < 0:
         return None
     return sent_at + timedelta(seconds=deadline_minutes * minute_s)
+
+
+BUSY_STATUSES = (409, 503)
+BUSY_PAUSE_MAX_S = 30.0
+
+
+def busy_retry_at(status: int | None, retry_after_s: float | None, now: datetime,
+                  until: datetime | None, pause_s: float) -> datetime | None:
+    """When to send an action again that a busy BMC refused (409 Conflict, 503 Unavailable: the
+    action was not applied), or None to give up and fail with the BMC's answer. Other refusals
+    are never repeated."""
+    if status not in BUSY_STATUSES:
+        return None
+    wait = min(retry_after_s if retry_after_s is not None else pause_s, BUSY_PAUSE_MAX_S)
+    at = now + timedelta(seconds=wait)
+    if until is not None and at > until:
+        return None
+    return at

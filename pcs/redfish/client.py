@@ -55,6 +55,7 @@ class Exchange:
     latency_ms: float | None = None
     json: dict | None = field(default=None, repr=False)
     final_url: str | None = None       # after redirects
+    retry_after_s: float | None = None  # a busy BMC's Retry-After, in seconds
 
     @property
     def ok(self) -> bool:
@@ -148,6 +149,9 @@ def _fill_from_response(exchange: Exchange, response: requests.Response) -> None
         exchange.json = response.json() if text.strip() else None
     except ValueError:
         exchange.json = None
+    retry_after = response.headers.get("Retry-After", "")
+    if retry_after.strip().isdigit():
+        exchange.retry_after_s = float(retry_after)
     if response.status_code >= 400:
         exchange.error_class = "auth" if response.status_code in (401, 403) else "http"
         exchange.error = describe_http_error(response.status_code, exchange.json, text)

@@ -81,3 +81,17 @@ def test_action_deadline_counts_from_when_the_action_is_sent(minutes, minute_s, 
 def test_action_deadline_moves_with_the_send_time():
     later = at(1234)
     assert action_deadline(later, 5, 1.0) == later + timedelta(seconds=5)
+
+
+def test_busy_refusals_are_retried_within_the_bound_and_others_never():
+    from datetime import datetime, timedelta, timezone
+
+    from pcs.domain.confirmation import busy_retry_at
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    until = now + timedelta(seconds=10)
+    assert busy_retry_at(503, None, now, until, 2.0) == now + timedelta(seconds=2)
+    assert busy_retry_at(409, 5.0, now, until, 2.0) == now + timedelta(seconds=5)
+    assert busy_retry_at(503, 60.0, now, until, 2.0) is None      # past the bound
+    assert busy_retry_at(503, 600.0, now, None, 2.0) == now + timedelta(seconds=30)
+    for status in (400, 401, 404, 500, None):
+        assert busy_retry_at(status, None, now, until, 2.0) is None
