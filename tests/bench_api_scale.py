@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_transitions import machine, print_table, store_finished_transitions  # noqa: E402
-from harness import admin_execute, answers, with_database  # noqa: E402
+from harness import answers, migrated_database  # noqa: E402
 
 
 def store_components(database: str, count: int) -> list[str]:
@@ -60,13 +60,8 @@ def main() -> int:
         return 2
     from pcs.api import create_app
     from pcs.config import Settings
-    from pcs.migrate import upgrade
-    admin_url = "postgresql://postgres@127.0.0.1:5432/postgres"
-    name = f"pcs_bench_api_{uuid.uuid4().hex[:8]}"
-    admin_execute(admin_url, f'CREATE DATABASE "{name}"')
-    database = with_database(admin_url, name)
-    try:
-        upgrade(database)
+    with migrated_database("postgresql://postgres@127.0.0.1:5432/postgres",
+                           "pcs_bench_api") as database:
         names = store_components(database, args.components)
         store_finished_transitions(database, args.stored_transitions)
         app = create_app(Settings(database_url=database, broker_url="redis://127.0.0.1:6379/0",
@@ -88,8 +83,6 @@ def main() -> int:
         status_all_s = _best_of(3, lambda: client.post("/power-status", json={"xname": names}))
         status_one_s = _best_of(5, lambda: client.get(f"/power-status?xname={names[0]}"))
         app.extensions["pcs"].db.dispose()
-    finally:
-        admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     results = {"machine": machine(), "locations": len(names),
                "post_transitions_s": round(post_s, 3), "tasks_returned": len(detail["tasks"]),
                "get_transition_s": round(get_s, 3), "stored_transitions": len(listed),

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_transitions import machine, print_table  # noqa: E402
-from harness import Simulator, admin_execute, answers, with_database  # noqa: E402
+from harness import Simulator, answers, migrated_database  # noqa: E402
 
 
 def main() -> int:
@@ -30,39 +29,33 @@ def main() -> int:
     from pcs.inventory import store
     from pcs.inventory.credentials import CredentialStore
     from pcs.inventory.discovery import discover
-    from pcs.migrate import upgrade
     from pcs.redfish.client import RedfishClient
-    admin_url = "postgresql://postgres@127.0.0.1:5432/postgres"
-    name = f"pcs_bench_sweep_{uuid.uuid4().hex[:8]}"
-    admin_execute(admin_url, f'CREATE DATABASE "{name}"')
-    database = with_database(admin_url, name)
-    sim = Simulator(bmcs=args.bmcs, nodes_per_bmc=args.nodes_per_bmc, power_delay_s=0.0)
-    settings = Settings(database_url=database, broker_url="redis://127.0.0.1:6379/0",
-                        secret_key="bench")
     credentials = CredentialStore("bench")
-    db = Database(database, pool_size=8)
-    try:
-        upgrade(database)
-
-        def register(i: int) -> None:
-            body = sim.bmc_body(i)
-            reg = store.BmcRegistration(body["xname"], body["address"], "http", "root",
-                                        sim.password, False)
-            client = RedfishClient(reg.bmc_address())
-            try:
-                found = discover(client, xnames.parse(reg.xname))
-            finally:
-                client.close()
-            with db.transaction() as session:
-                store.add_bmc(session, reg, found, credentials)
-        with ThreadPoolExecutor(16) as pool:
-            list(pool.map(register, range(args.bmcs)))
-        first = monitor.sweep(settings, db, credentials)
-        second = monitor.sweep(settings, db, credentials)
-    finally:
-        db.dispose()
-        sim.stop()
-        admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with migrated_database("postgresql://postgres@127.0.0.1:5432/postgres",
+                           "pcs_bench_sweep") as database:
+        sim = Simulator(bmcs=args.bmcs, nodes_per_bmc=args.nodes_per_bmc, power_delay_s=0.0)
+        settings = Settings(database_url=database, broker_url="redis://127.0.0.1:6379/0",
+                            secret_key="bench")
+        db = Database(database, pool_size=8)
+        try:
+            def register(i: int) -> None:
+                body = sim.bmc_body(i)
+                reg = store.BmcRegistration(body["xname"], body["address"], "http", "root",
+                                            sim.password, False)
+                client = RedfishClient(reg.bmc_address())
+                try:
+                    found = discover(client, xnames.parse(reg.xname))
+                finally:
+                    client.close()
+                with db.transaction() as session:
+                    store.add_bmc(session, reg, found, credentials)
+            with ThreadPoolExecutor(16) as pool:
+                list(pool.map(register, range(args.bmcs)))
+            first = monitor.sweep(settings, db, credentials)
+            second = monitor.sweep(settings, db, credentials)
+        finally:
+            db.dispose()
+            sim.stop()
     results = {"machine": machine(), "bmcs": second["bmcs"], "components": second["components"],
                "sweep_concurrency": settings.status_sweep_concurrency,
                "first_sweep_s": first["seconds"], "second_sweep_s": second["seconds"],

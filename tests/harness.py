@@ -7,7 +7,10 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -58,6 +61,20 @@ def answers(host: str, port: int) -> bool:
 def with_database(url: str, name: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path="/" + name))
+
+
+@contextmanager
+def migrated_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """A new database with the schema from the migrations, dropped afterwards."""
+    from pcs.migrate import upgrade
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin_execute(admin_url, f'CREATE DATABASE "{name}"')
+    try:
+        url = with_database(admin_url, name)
+        upgrade(url)
+        yield url
+    finally:
+        admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def admin_execute(url: str, sql: str) -> None:
