@@ -84,6 +84,30 @@ def parent_type(type_: str) -> str | None:
     return _PARENT_OF.get(type_)
 
 
+def child_types(type_: str) -> list[str]:
+    """The types directly below a type, in grammar order (Chassis -> ChassisBMC, ...)."""
+    return [t for t, _, parent in GRAMMAR if parent == type_]
+
+
+_LAST_PART = re.compile(r"[a-z]\d+\Z")
+
+
+def parent(name: Xname) -> Xname | None:
+    """The component directly above: x1000c0s0b0n0 -> x1000c0s0b0 (None at the top)."""
+    if parent_type(name.type) is None:
+        return None
+    return parse(_LAST_PART.sub("", name.name))
+
+
+def ancestors(name: Xname) -> list[Xname]:
+    """The parent chain, nearest first: node -> node BMC -> slot -> chassis -> cabinet."""
+    chain, current = [], parent(name)
+    while current is not None:
+        chain.append(current)
+        current = parent(current)
+    return chain
+
+
 def node_name(bmc_xname: str, index: int) -> str:
     """The Node xname of a BMC's index-th system (discovery order)."""
     return f"{bmc_xname}n{index}"

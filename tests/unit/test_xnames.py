@@ -173,3 +173,27 @@ def test_node_name_appends_the_system_index_and_parses_as_a_node(bmc, index, exp
     parsed = xnames.parse(name)
     assert parsed.type == "Node"
     assert parent_type(parsed.type) == xnames.parse(bmc).type
+
+
+@pytest.mark.parametrize("name,chain", [
+    ("x1000c0s0b0n0", ["x1000c0s0b0", "x1000c0s0", "x1000c0", "x1000"]),
+    ("x3000m0p1v12", ["x3000m0p1", "x3000m0", "x3000"]),
+    ("x1000c7r3b0", ["x1000c7r3", "x1000c7", "x1000"]),
+    ("d2w1", ["d2"]),
+    ("x1000", []),
+    ("s0", []),
+])
+def test_parent_chain_names_each_component_above(name, chain):
+    from pcs.domain.xnames import ancestors, parse
+    got = ancestors(parse(name))
+    assert [x.name for x in got] == chain
+    types = [x.type for x in got]
+    assert all(t is not None for t in types)
+
+
+def test_child_types_are_the_types_whose_parent_it_is():
+    from pcs.domain.xnames import child_types
+    assert child_types("NodeBMC") == ["Node"]
+    assert set(child_types("Chassis")) >= {"ChassisBMC", "ComputeModule", "RouterModule",
+                                           "MgmtSwitch"}
+    assert child_types("Node") == ["Processor", "NodeAccel", "Memory", "NodeHsnNic"]
