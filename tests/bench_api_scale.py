@@ -8,14 +8,13 @@ sees at the moment of the request.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_transitions import machine, print_table, store_finished_transitions  # noqa: E402
+from bench_transitions import machine, report, store_finished_transitions  # noqa: E402
 from harness import answers, migrated_database  # noqa: E402
 
 
@@ -89,9 +88,7 @@ def main() -> int:
                "get_transitions_list_s": round(list_s, 3),
                "post_power_status_all_ms": round(status_all_s * 1000, 1),
                "get_power_status_one_ms": round(status_one_s * 1000, 1)}
-    print_table(results)
-    Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwritten to {args.output}")
+    report(results, args.output)
     return 0
 
 

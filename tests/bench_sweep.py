@@ -3,13 +3,12 @@ BMCs (four nodes each), the way beat runs it every PCS_POWER_SAMPLE_INTERVAL (30
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_transitions import machine, print_table  # noqa: E402
+from bench_transitions import machine, report  # noqa: E402
 from harness import Simulator, answers, migrated_database  # noqa: E402
 
 
@@ -60,9 +59,7 @@ def main() -> int:
                "sweep_concurrency": settings.status_sweep_concurrency,
                "first_sweep_s": first["seconds"], "second_sweep_s": second["seconds"],
                "interval_s": settings.power_sample_interval_s}
-    print_table(results)
-    Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwritten to {args.output}")
+    report(results, args.output)
     return 0
 
 

@@ -132,9 +132,7 @@ def main() -> int:
         admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         for server in servers:
             server.stop()
-    print_table(results)
-    Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwritten to {args.output}")
+    report(results, args.output)
     return 0
 
 
@@ -168,6 +166,13 @@ def store_finished_transitions(database: str, count: int) -> None:
 def percentile(sorted_values: list[float], p: float) -> float:
     index = min(len(sorted_values) - 1, int(round(p / 100 * (len(sorted_values) - 1))))
     return sorted_values[index]
+
+
+def report(results: dict, output: str) -> None:
+    """Print the table and write the figures as JSON."""
+    print_table(results)
+    Path(output).write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten to {output}")
 
 
 def print_table(results: dict) -> None:

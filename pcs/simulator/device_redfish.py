@@ -25,7 +25,7 @@ from .devices import (
     switch_chassis,
 )
 from .model import BMC, OUTLET_POWER_STATES, FleetError, MgmtSwitch, PDUController
-from .redfish import COLLECTION_TYPES, RedfishMixin, _json, redfish_error
+from .redfish import COLLECTION_TYPES, RedfishMixin, _json, malformed_json, redfish_error
 from .resources import collection
 
 GET_ONLY = ("GET",)
@@ -86,10 +86,7 @@ class DeviceRedfishMixin(RedfishMixin):
         if err is not None:
             return err
         if not isinstance(body, dict):
-            return redfish_error(400, "MalformedJSON",
-                                 "The request body submitted was malformed JSON and "
-                                 "could not be parsed by the receiving service.",
-                                 "Ensure that the request body is valid JSON and resubmit.")
+            return malformed_json()
         state = body.get("PowerState")
         if not isinstance(state, str) or state not in OUTLET_POWER_STATES:
             return self._bad_parameter("PowerState", state)

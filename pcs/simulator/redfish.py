@@ -39,6 +39,13 @@ def redfish_error(status: int, message_id: str, message: str,
     return _json(error_body(message_id, message, resolution), status)
 
 
+def malformed_json() -> web.Response:
+    return redfish_error(400, "MalformedJSON",
+                         "The request body submitted was malformed JSON and could not be "
+                         "parsed by the receiving service.",
+                         "Ensure that the request body is valid JSON and resubmit.")
+
+
 class RedfishMixin:
     """Mixed into Simulator; expects ``fleet``, ``username``, ``password``, ``_auth_ok``."""
 
@@ -144,10 +151,7 @@ class RedfishMixin:
         if err is not None:
             return err
         if not isinstance(body, dict):
-            return redfish_error(400, "MalformedJSON",
-                                 "The request body submitted was malformed JSON and "
-                                 "could not be parsed by the receiving service.",
-                                 "Ensure that the request body is valid JSON and resubmit.")
+            return malformed_json()
         rt = body.get("ResetType")
         if not isinstance(rt, str) or rt not in self.fleet.allowable(b):
             return self._bad_reset_type(rt)
@@ -183,8 +187,7 @@ class RedfishMixin:
         if err is not None:
             return err
         if raw and not isinstance(body, dict):
-            return redfish_error(400, "MalformedJSON",
-                                 "The request body submitted was malformed JSON.")
+            return malformed_json()
         rt = body.get("ResetType") if isinstance(body, dict) else None
         if rt is not None and rt not in MANAGER_RESET_TYPES:
             return self._bad_reset_type(rt)
