@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import Simulator, Worker, admin_execute, answers, with_database
+from harness import ApiServer, Simulator, Worker, admin_execute, answers, with_database
 
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
@@ -97,6 +97,14 @@ def worker(settings, scratch_dir):
 def app(settings):
     from pcs.api import create_app
     return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def api_server(settings, scratch_dir):
+    """The API over real HTTP (gunicorn), sharing the session's database and queue."""
+    server = ApiServer(settings.as_env(), scratch_dir / "api.log")
+    yield server
+    server.stop()
 
 
 @pytest.fixture

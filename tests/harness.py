@@ -181,6 +181,33 @@ class Worker:
         self._log.close()
 
 
+class ApiServer:
+    """The API under gunicorn (gthread), as `pcs up` runs it, on a free 127.0.0.1 port."""
+
+    def __init__(self, env: dict, log_path: Path, threads: int = 16):
+        self.port = free_port_block(1)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._log = open(log_path, "ab")
+        argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
+                "--worker-class", "gthread", "--threads", str(threads), "--timeout", "120",
+                "pcs.api:create_app()"]
+        self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
+                                        env={**os.environ, **env}, cwd=ROOT)
+        wait_for(lambda: answers("127.0.0.1", self.port) or self.process.poll() is not None,
+                 timeout=60, what="the API to listen")
+        if self.process.poll() is not None:
+            raise RuntimeError(f"API exited: {log_path.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self._log.close()
+
+
 def wait_transition(client, transition_id: str, timeout: float = 30.0) -> dict:
     """Wait until the transition is completed or aborted; return its body."""
     def done():
