@@ -40,6 +40,7 @@ class Bmc(Base):
     username: Mapped[str] = mapped_column(String(255))
     password_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     verify_tls: Mapped[bool] = mapped_column(Boolean, default=True)
+    ca_bundle: Mapped[str | None] = mapped_column(Text)          # PEM; None: PCS_CA_BUNDLE
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                  server_default=text("now()"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
@@ -108,6 +109,7 @@ class TransitionTask(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     resends: Mapped[int] = mapped_column(Integer, default=0)
+    task_monitor: Mapped[str | None] = mapped_column(Text)   # path of a BMC's 202 task monitor
     enqueued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                   server_default=text("now()"))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
