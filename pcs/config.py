@@ -47,6 +47,11 @@ class Settings:
         1.0, "PCS_CONFIRM_INTERVAL_S", "seconds between power-state reads while confirming")
     forceoff_confirm_s: float = _opt(
         60.0, "PCS_FORCEOFF_CONFIRM_S", "seconds to confirm a ForceOff sent by Off's escalation")
+    resend_after_s: float = _opt(
+        10.0, "PCS_RESEND_AFTER_S", "seconds an On or ForceOff may leave the power state unmoved "
+        "before it is sent again")
+    resend_limit: int = _opt(
+        2, "PCS_RESEND_LIMIT", "times an unmoved On or ForceOff is sent again (0 = never)")
     minute_s: float = _opt(60.0, "PCS_MINUTE_S", "length of a minute in seconds (tests only)")
     expire_time_mins: int = _opt(1440, "PCS_EXPIRE_TIME_MINS", "minutes a transition is kept")
     max_num_completed: int = _opt(

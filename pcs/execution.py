@@ -20,7 +20,8 @@ from pcs import events, power_status, scheduler, sequencing
 from pcs.config import Settings
 from pcs.db import Database
 from pcs.domain import outcomes
-from pcs.domain.confirmation import Next, action_deadline, busy_retry_at, next_confirm_step
+from pcs.domain.confirmation import (Next, Resend, action_deadline, busy_retry_at,
+                                     next_confirm_step)
 from pcs.domain.operations import (OFF_ACTIONS, TARGET_STATE, Action, Operation, PlanOutcome,
                                    escalates_to_force_off, plan_actions, reset_type_for)
 from pcs.domain.tiers import tier_of
@@ -28,9 +29,12 @@ from pcs.inventory.credentials import CredentialStore
 from pcs.inventory.store import bmc_address
 from pcs.models import Bmc, BmcExchange, Component, Transition, TransitionTask
 from pcs.redfish.client import Exchange, RedfishClient, in_motion
+from pcs.redfish.tasks import TaskProgress, read_task_monitor
 
 log = logging.getLogger(__name__)
 exchanges = BmcExchange.__table__
+# Only these are ever sent again when the state did not move (DESIGN.md, re-sends).
+RESENDABLE = (Action.ON, Action.FORCE_OFF)
 
 
 @dataclass
@@ -54,6 +58,9 @@ class StepContext:
     client: RedfishClient
     component_type: str = "Node"
     tier: int | None = None
+    resends: int = 0
+    moved_at: datetime | None = None
+    task_monitor: str | None = None
     multi_tier: bool = False
     ended: bool = False
     unrecorded: list = field(default_factory=list)   # (Exchange, purpose) not yet stored
@@ -162,8 +169,20 @@ class Executor:
             if not exchange.ok:
                 if self._retry_when_busy(session, ctx, exchange):
                     return False
-                return self._end(session, ctx, "failed",
+                if not exchange.maybe_delivered:
+                    return self._end(session, ctx, "failed",
                                      outcomes.failed_to_apply(action.value), exchange.error)
+                if action is Action.GRACEFUL_RESTART:
+                    return self._end(session, ctx, "failed",
+                                     outcomes.failed_to_apply(action.value),
+                                     outcomes.restart_unknown(exchange.error))
+                if ctx.deadline_minutes == 0:
+                    return self._end(session, ctx, "failed",
+                                     outcomes.failed_to_apply(action.value), exchange.error)
+                # It may have arrived: never send blindly; the state read decides (and the
+                # re-send rule, for On and ForceOff).
+            ctx.task_monitor = exchange.location if exchange.status_code == 202 else None
+            ctx.moved_at = None
             last = len(ctx.plan) == 1
             if last and ctx.deadline_minutes == 0:
                 return self._end(session, ctx, "succeeded",
@@ -177,13 +196,24 @@ class Executor:
 
     def _confirm(self, ctx: StepContext) -> bool:
         action = ctx.action
+        if ctx.task_monitor and not self._follow_task(ctx):
+            return False
         observed, exchange = ctx.client.get_power_state(ctx.system_path)
         now = scheduler.utcnow()
+        moving = in_motion(exchange)
+        if moving:
+            ctx.moved_at = now
+        resend = None
+        if action in RESENDABLE and ctx.action_sent_at is not None:
+            resend = Resend(ctx.action_sent_at, ctx.moved_at is not None, ctx.resends,
+                            self.settings.resend_limit, self.settings.resend_after_s)
         step = next_confirm_step(
             observed, TARGET_STATE[action], now, ctx.deadline_at,
             self.settings.confirm_interval_s,
-            escalates_to_force_off(ctx.operation, action, ctx.allowable))
+            escalates_to_force_off(ctx.operation, action, ctx.allowable), moving, resend)
         ctx.unrecorded.append((exchange, "confirm"))
+        if step.next is Next.RESEND:
+            return self._resend(ctx)
         with self.db.transaction() as session:
             self._write_exchanges(session, ctx)
             if step.next is Next.ASK_AGAIN:
@@ -192,7 +222,11 @@ class Executor:
                 return False
             if step.next is Next.TIMED_OUT:
                 return self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
-                                     outcomes.timeout_waiting(action.value))
+                                 self._unconfirmed_error(session, ctx, observed, exchange))
+            if step.next is Next.FELL_BACK:
+                return self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
+                                 outcomes.fell_back(self._reset_type(ctx), observed,
+                                                    ctx.resends + 1))
             if step.next is Next.ESCALATE:
                 ctx.plan = [Action.FORCE_OFF] + ctx.plan[1:]
             else:
@@ -204,6 +238,73 @@ class Executor:
             ctx.phase, ctx.action_sent_at, ctx.deadline_at = "apply", None, None
             ctx.tier = tier_of(ctx.plan[0], ctx.component_type)
             return self._save(session, ctx)
+
+    def _follow_task(self, ctx: StepContext) -> bool:
+        """Read the task monitor of an action the BMC accepted with 202. True once the task
+        ended well (the power state decides next); otherwise the task waits or fails."""
+        exchange = ctx.client.get(ctx.task_monitor)
+        ctx.unrecorded.append((exchange, "monitor"))
+        reading = read_task_monitor(exchange.status_code, exchange.json)
+        if reading.progress is TaskProgress.DONE:
+            ctx.task_monitor = None
+            return True
+        with self.db.transaction() as session:
+            self._write_exchanges(session, ctx)
+            if reading.progress is TaskProgress.FAILED:
+                return self._end(session, ctx, "failed", outcomes.failed_to_apply(
+                    ctx.action.value), reading.message)
+            now = scheduler.utcnow()
+            if ctx.deadline_at is not None and now >= ctx.deadline_at:
+                answer = exchange.error or f"{exchange.status_code}, still running"
+                return self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
+                                 f"{outcomes.timeout_waiting(ctx.action.value)} The BMC's "
+                                 f"task monitor {ctx.task_monitor} last answered: {answer}")
+            self._defer(session, ctx, now + timedelta(seconds=self.settings.confirm_interval_s))
+            return False
+
+    def _resend(self, ctx: StepContext) -> bool:
+        """Send an On or ForceOff again that left the power state unmoved (bounded by
+        PCS_RESEND_LIMIT); the intent is stored first, as for the first send."""
+        reset_type, sent_at = self._reset_type(ctx), scheduler.utcnow()
+        with self.db.transaction() as session:
+            ctx.resends, ctx.action_sent_at, ctx.moved_at = ctx.resends + 1, sent_at, None
+            self._write_exchanges(session, ctx)
+            if not self._save(session, ctx):
+                return False
+            exchange_id = self._record_intent(session, ctx, reset_type, sent_at, "resend")
+        exchange = ctx.client.reset(ctx.reset_target, reset_type, ctx.reset_parameter)
+        with self.db.transaction() as session:
+            self._complete_exchange(session, exchange_id, exchange)
+            if not (exchange.ok or exchange.maybe_delivered
+                    or exchange.status_code in (409, 503)):
+                return self._end(session, ctx, "failed",
+                                 outcomes.failed_to_apply(ctx.action.value), exchange.error)
+            # A busy or silent BMC: the next read decides, as after the first send.
+            ctx.task_monitor = exchange.location if exchange.status_code == 202 else None
+            self._defer(session, ctx, scheduler.utcnow()
+                        + timedelta(seconds=self.settings.confirm_interval_s))
+            return False
+
+    def _unconfirmed_error(self, session: Session, ctx: StepContext, observed: str | None,
+                           read: Exchange) -> str:
+        """Why the target was not seen by the deadline, quoting the BMC's last answer to the
+        action (one query, only when a task fails this way)."""
+        last = session.execute(
+            select(exchanges.c.status_code, exchanges.c.error)
+            .where(exchanges.c.task_id == ctx.claim.task_id,
+                   exchanges.c.purpose.in_(("apply", "resend")))
+            .order_by(exchanges.c.id.desc()).limit(1)).first()
+        if last is None:
+            answer = "none recorded"
+        elif last.error:
+            answer = last.error
+        else:
+            answer = f"{last.status_code} (accepted)"
+        return outcomes.unconfirmed(ctx.action.value, self._reset_type(ctx), observed,
+                                    ctx.resends + 1, answer, read.error)
+
+    def _reset_type(self, ctx: StepContext) -> str:
+        return reset_type_for(ctx.action, ctx.allowable) or ctx.action.value
 
     def _retry_when_busy(self, session: Session, ctx: StepContext, exchange: Exchange) -> bool:
         """A BMC that answered 409 or 503 did not apply the action: send it again later, within
@@ -280,7 +381,8 @@ class Executor:
         return {"phase": ctx.phase, "plan": [a.value for a in ctx.plan],
                 "action": ctx.action.value if ctx.action else None,
                 "action_sent_at": ctx.action_sent_at, "deadline_at": ctx.deadline_at,
-                "description": ctx.description, "tier": ctx.tier}
+                "description": ctx.description, "tier": ctx.tier, "resends": ctx.resends,
+                "moved_at": ctx.moved_at, "task_monitor": ctx.task_monitor}
 
     def _save(self, session: Session, ctx: StepContext) -> bool:
         """Store progress; False when the task is no longer ours (aborted or reaped)."""
@@ -318,9 +420,9 @@ class Executor:
             ctx.unrecorded.clear()
 
     def _record_intent(self, session: Session, ctx: StepContext, reset_type: str,
-                       sent_at: datetime) -> int:
+                       sent_at: datetime, purpose: str = "apply") -> int:
         return session.scalar(exchanges.insert().values(
-            task_id=ctx.claim.task_id, bmc_id=ctx.bmc_id, purpose="apply", state="sending",
+            task_id=ctx.claim.task_id, bmc_id=ctx.bmc_id, purpose=purpose, state="sending",
             method="POST", path=ctx.reset_target, request_body={ctx.reset_parameter: reset_type},
             sent_at=sent_at).returning(exchanges.c.id))
 
@@ -336,6 +438,7 @@ class Executor:
             select(TransitionTask.xname, TransitionTask.phase, TransitionTask.plan,
                    TransitionTask.action, TransitionTask.action_sent_at,
                    TransitionTask.deadline_at, TransitionTask.description, TransitionTask.tier,
+                   TransitionTask.resends, TransitionTask.moved_at, TransitionTask.task_monitor,
                    Transition.operation, Transition.task_deadline_minutes,
                    Transition.multi_tier, Component.redfish_path, Component.reset_target,
                    Component.reset_parameter,
@@ -361,7 +464,8 @@ class Executor:
             reset_parameter=row.reset_parameter,
             allowable=list(row.allowable_values or []), bmc_id=row.bmc_id,
             client=self._client(session, row.bmc_id, row.bmc_updated_at),
-            component_type=row.type, tier=row.tier, multi_tier=row.multi_tier)
+            component_type=row.type, tier=row.tier, multi_tier=row.multi_tier,
+            resends=row.resends, moved_at=row.moved_at, task_monitor=row.task_monitor)
 
     def _client(self, session: Session, bmc_id: int, updated_at: datetime) -> RedfishClient:
         """The process's keep-alive client for the BMC, rebuilt when its record changes (the

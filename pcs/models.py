@@ -110,6 +110,9 @@ class TransitionTask(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     resends: Mapped[int] = mapped_column(Integer, default=0)
     task_monitor: Mapped[str | None] = mapped_column(Text)   # path of a BMC's 202 task monitor
+    # Last read since the action was sent that showed the state in motion (or the target):
+    # an On that is then found Off again fell back, rather than being ignored.
+    moved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     enqueued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                   server_default=text("now()"))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -132,7 +135,7 @@ class BmcExchange(Base):
     task_id: Mapped[int | None] = mapped_column(
         ForeignKey("transition_tasks.id", ondelete="CASCADE"), index=True)
     bmc_id: Mapped[int | None] = mapped_column(ForeignKey("bmcs.id", ondelete="SET NULL"))
-    purpose: Mapped[str] = mapped_column(String(32))          # gather | apply | confirm | discover
+    purpose: Mapped[str] = mapped_column(String(32))  # gather|apply|resend|monitor|confirm|discover
     state: Mapped[str] = mapped_column(String(16))            # sending | done
     method: Mapped[str] = mapped_column(String(8))
     path: Mapped[str] = mapped_column(String(1024))

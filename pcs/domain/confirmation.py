@@ -11,6 +11,19 @@ class Next(str, Enum):
     ASK_AGAIN = "ask-again"
     ESCALATE = "escalate"        # graceful shutdown ran out of time: send ForceOff
     TIMED_OUT = "timed-out"
+    RESEND = "resend"            # an On or ForceOff left the state unmoved: send it again
+    FELL_BACK = "fell-back"      # the state moved, then went back, and no re-send is left
+
+
+@dataclass(frozen=True)
+class Resend:
+    """What the re-send rule knows of an On or ForceOff (the only actions ever re-sent: a
+    graceful action may just be slow, and a restart leaves no trace to judge by)."""
+    sent_at: datetime            # the latest send
+    moved: bool                  # a read since then showed the state in motion
+    resends: int                 # re-sends so far
+    limit: int                   # PCS_RESEND_LIMIT
+    after_s: float               # PCS_RESEND_AFTER_S
 
 
 @dataclass(frozen=True)
@@ -21,12 +34,21 @@ class ConfirmStep:
 
 def next_confirm_step(observed: str | None, target: str, now: datetime,
                       deadline: datetime | None, interval_s: float,
-                      can_escalate: bool) -> ConfirmStep:
-    """observed is the state read now (None when the read failed); deadline None = no deadline."""
+                      can_escalate: bool, moving: bool = False,
+                      resend: Resend | None = None) -> ConfirmStep:
+    """observed is the state read now (None when the read failed), moving whether that read
+    showed a change under way; deadline None = no deadline; resend None = never re-send."""
     if observed == target:
         return ConfirmStep(Next.CONFIRMED)
     if deadline is not None and now >= deadline:
         return ConfirmStep(Next.ESCALATE if can_escalate else Next.TIMED_OUT)
+    if resend is not None and observed is not None and not moving:
+        if resend.moved:
+            # It began to move and came back: the BMC acted, the component did not stay.
+            return ConfirmStep(Next.RESEND if resend.resends < resend.limit else Next.FELL_BACK)
+        unmoved_s = (now - resend.sent_at).total_seconds()
+        if unmoved_s >= resend.after_s and resend.resends < resend.limit:
+            return ConfirmStep(Next.RESEND)
     check_at = now + timedelta(seconds=interval_s)
     if deadline is not None:
         check_at = min(check_at, deadline)

@@ -56,6 +56,27 @@ def timeout_waiting(action: str) -> str:
     return f"Timeout waiting for transition, {action}."
 
 
+def unconfirmed(action: str, reset_type: str, state: str | None, sends: int, last_answer: str,
+                read_error: str | None = None) -> str:
+    """The error of an action whose target state was not seen by its deadline: upstream's
+    exact words first (clients match on them), then what the BMC did."""
+    seen = (f"the power state was still {state.capitalize()}" if state
+            else f"the power state could not be read ({read_error})")
+    times = "once" if sends == 1 else f"{sends} times"
+    return (f"{timeout_waiting(action)} At the deadline {seen}; {reset_type} was sent {times}, "
+            f"the BMC's last answer: {last_answer}")
+
+
+def fell_back(reset_type: str, state: str, sends: int) -> str:
+    times = "once" if sends == 1 else f"{sends} times"
+    return (f"The power state began to change after {reset_type} and went back to "
+            f"{state.capitalize()} ({reset_type} was sent {times})")
+
+
+def restart_unknown(error: str) -> str:
+    return f"{error}; the restart may or may not have been applied, and is not sent again"
+
+
 def timeout_on_dependency(action: str, child_xname: str) -> str:
     return f"Timeout waiting for transition, {action}, on dependency, {child_xname}."
 

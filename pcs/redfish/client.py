@@ -56,6 +56,8 @@ class Exchange:
     json: dict | None = field(default=None, repr=False)
     final_url: str | None = None       # after redirects
     retry_after_s: float | None = None  # a busy BMC's Retry-After, in seconds
+    location: str | None = None        # path of the task monitor of a 202 Accepted
+    maybe_delivered: bool = False      # failed after the request may have reached the BMC
 
     @property
     def ok(self) -> bool:
@@ -127,11 +129,13 @@ class RedfishClient:
             exchange.error = (f"No connection to BMC at {self.address.host_port} within "
                               f"{self.connect_timeout_s:g} s")
         except requests.exceptions.Timeout:
-            exchange.error_class = "timeout"
+            exchange.error_class, exchange.maybe_delivered = "timeout", True
             exchange.error = f"No response from BMC within {read_timeout:g} s"
         except requests.exceptions.ConnectionError as exc:
             exchange.error_class = "connection"
             exchange.error = _connection_error(self.address.host_port, exc)
+            # Refused: never reached the BMC. Closed or reset: it may have been read.
+            exchange.maybe_delivered = "refused" not in exchange.error
         except requests.exceptions.RequestException as exc:
             exchange.error_class, exchange.error = "connection", f"Request to BMC failed: {exc}"
         else:
@@ -152,8 +156,15 @@ def _fill_from_response(exchange: Exchange, response: requests.Response) -> None
     retry_after = response.headers.get("Retry-After", "")
     if retry_after.strip().isdigit():
         exchange.retry_after_s = float(retry_after)
-    if response.status_code >= 400:
-        exchange.error_class = "auth" if response.status_code in (401, 403) else "http"
+    if response.status_code == 202:
+        location = response.headers.get("Location", "")
+        exchange.location = urlsplit(location).path or None
+    if response.status_code in (401, 403):
+        exchange.error_class = "auth"
+        exchange.error = ("Authentication with the BMC failed (check its username and password): "
+                          + describe_http_error(response.status_code, exchange.json, text))
+    elif response.status_code >= 400:
+        exchange.error_class = "http"
         exchange.error = describe_http_error(response.status_code, exchange.json, text)
 
 
