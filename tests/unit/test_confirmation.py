@@ -3,7 +3,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pcs.domain.confirmation import ConfirmStep, Next, action_deadline, next_confirm_step
+from pcs.domain.confirmation import (ConfirmStep, Next, Resend, action_deadline,
+                                     next_confirm_step)
 
 T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -95,3 +96,55 @@ def test_busy_refusals_are_retried_within_the_bound_and_others_never():
     assert busy_retry_at(503, 600.0, now, None, 2.0) == now + timedelta(seconds=30)
     for status in (400, 401, 404, 500, None):
         assert busy_retry_at(status, None, now, until, 2.0) is None
+
+
+# -- re-sends of an On or ForceOff that left the state unmoved ----------------------------------
+
+def resend(sent_s: float = 0, moved: bool = False, resends: int = 0) -> Resend:
+    return Resend(sent_at=at(sent_s), moved=moved, resends=resends, limit=2, after_s=10)
+
+
+def test_unmoved_state_is_read_again_before_the_resend_interval():
+    step = next_confirm_step("off", "on", at(9.9), at(300), 1.0, False, False, resend())
+    assert step.next is Next.ASK_AGAIN
+
+
+def test_unmoved_state_after_the_interval_is_sent_again():
+    step = next_confirm_step("off", "on", at(10), at(300), 1.0, False, False, resend())
+    assert step.next is Next.RESEND
+
+
+def test_no_resend_beyond_the_limit_then_the_deadline_decides():
+    step = next_confirm_step("off", "on", at(100), at(300), 1.0, False, False,
+                             resend(sent_s=50, resends=2))
+    assert step.next is Next.ASK_AGAIN
+    step = next_confirm_step("off", "on", at(300), at(300), 1.0, False, False,
+                             resend(sent_s=50, resends=2))
+    assert step.next is Next.TIMED_OUT
+
+
+def test_a_state_in_motion_is_never_sent_again():
+    step = next_confirm_step("off", "on", at(100), at(300), 1.0, False, True, resend())
+    assert step.next is Next.ASK_AGAIN
+
+
+def test_a_failed_read_is_never_a_reason_to_resend():
+    step = next_confirm_step(None, "on", at(100), at(300), 1.0, False, False, resend())
+    assert step.next is Next.ASK_AGAIN
+
+
+def test_a_state_that_moved_and_came_back_is_sent_again_at_once():
+    step = next_confirm_step("off", "on", at(1), at(300), 1.0, False, False,
+                             resend(moved=True))
+    assert step.next is Next.RESEND
+
+
+def test_a_state_that_keeps_falling_back_fails_when_no_resend_is_left():
+    step = next_confirm_step("off", "on", at(1), at(300), 1.0, False, False,
+                             resend(moved=True, resends=2))
+    assert step.next is Next.FELL_BACK
+
+
+def test_without_a_resend_rule_nothing_is_sent_again():
+    step = next_confirm_step("on", "off", at(100), at(300), 1.0, False, False, None)
+    assert step.next is Next.ASK_AGAIN
