@@ -1,4 +1,5 @@
-"""The `pcs` command: run the stack, show settings, migrate, simulate BMCs."""
+"""The `pcs` command: run the stack, show settings, migrate, simulate BMCs; and, over the
+HTTP API, power components and inspect transitions, status, queues, inventory and locks."""
 from __future__ import annotations
 
 import sys
@@ -7,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from pcs.cli import inventory, locks, power, status, transitions
 from pcs.config import Settings
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -76,6 +78,14 @@ def simulate(ctx: typer.Context):
     from pcs.simulator.__main__ import main as simulator_main
 
     raise typer.Exit(simulator_main(list(ctx.args)) or 0)
+
+
+cli.command("power")(power.power)
+cli.add_typer(transitions.app, name="transitions")
+cli.command("status")(status.status)
+cli.command("queue")(status.queue)
+cli.add_typer(inventory.app, name="inventory")
+cli.add_typer(locks.app, name="locks")
 
 
 def main() -> None:
