@@ -24,7 +24,8 @@ def add_bmc():
     args = BmcRequest().load(json_body())
     bmc = _bmc_xname(args["xname"])
     reg = store.BmcRegistration(bmc.name, args["address"], args["scheme"],
-                                args["username"], args["password"], args["verifyTls"])
+                                args["username"], args["password"], args["verifyTls"],
+                                args["caBundle"])
     explicit = _explicit_systems(bmc, args["systems"])
     with svc.db.transaction() as session:
         if store.bmc_exists(session, reg.xname):
@@ -65,9 +66,9 @@ def patch_bmc(xname: str):
     svc = services()
     changes = BmcPatch().load(json_body())
     if not changes:
-        raise InvalidRequest("nothing to change: give address, scheme, username, password "
-                             "or verifyTls")
-    renamed = {"verifyTls": "verify_tls"}
+        raise InvalidRequest("nothing to change: give address, scheme, username, password, "
+                             "verifyTls or caBundle")
+    renamed = {"verifyTls": "verify_tls", "caBundle": "ca_bundle"}
     changes = {renamed.get(k, k): v for k, v in changes.items()}
     with svc.db.transaction() as session:
         current = store.get_bmc(session, xnames.normalize(xname))
@@ -77,7 +78,8 @@ def patch_bmc(xname: str):
         merged = store.BmcRegistration(
             current.xname, changes.get("address", current.address),
             changes.get("scheme", current.scheme), changes.get("username", current.username),
-            password, changes.get("verify_tls", current.verify_tls))
+            password, changes.get("verify_tls", current.verify_tls),
+            changes.get("ca_bundle", current.ca_bundle))
     _verify_reachable(merged)
     with svc.db.transaction() as session:
         bmc = store.update_bmc(session, merged.xname, svc.credentials, **changes)
@@ -155,5 +157,5 @@ def _components_by_bmc(session) -> dict[int, list[str]]:
 
 def _bmc_view(bmc, components: list[str]) -> dict:
     return {"xname": bmc.xname, "address": bmc.address, "scheme": bmc.scheme,
-            "username": bmc.username, "verify_tls": bmc.verify_tls,
+            "username": bmc.username, "verify_tls": bmc.verify_tls, "ca_bundle": bmc.ca_bundle,
             "created_at": bmc.created_at, "components": components}

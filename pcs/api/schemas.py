@@ -159,6 +159,18 @@ class AbortAccepted(Schema):
 
 
 # -- inventory (an addition of this service) ---------------------------------------------------
+def valid_pem(text: str | None) -> None:
+    """A BMC's caBundle: one or more PEM certificates."""
+    if text is None:
+        return
+    from cryptography import x509
+    try:
+        x509.load_pem_x509_certificates(text.encode())
+    except ValueError:
+        raise ValidationError("must be one or more PEM certificates "
+                              "(-----BEGIN CERTIFICATE----- ...)") from None
+
+
 class BmcRequest(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -169,6 +181,7 @@ class BmcRequest(Schema):
     username = StrictString(required=True)
     password = StrictString(required=True, load_only=True)
     verifyTls = fields.Boolean(load_default=True, truthy={True}, falsy={False})
+    caBundle = StrictString(load_default=None, allow_none=True, validate=valid_pem)
     systems = fields.Dict(keys=StrictString(), values=StrictString(), load_default=None)
 
 
@@ -181,6 +194,7 @@ class BmcPatch(Schema):
     username = StrictString()
     password = StrictString(load_only=True)
     verifyTls = fields.Boolean(truthy={True}, falsy={False})
+    caBundle = StrictString(allow_none=True, validate=valid_pem)
 
 
 class BmcSchema(Schema):
@@ -189,6 +203,7 @@ class BmcSchema(Schema):
     scheme = fields.String()
     username = fields.String()
     verifyTls = fields.Boolean(attribute="verify_tls")
+    caBundle = fields.String(attribute="ca_bundle", allow_none=True)
     createdAt = Timestamp(attribute="created_at")
     components = fields.List(fields.String())
 

@@ -23,10 +23,11 @@ class BmcRegistration:
     username: str
     password: str
     verify_tls: bool
+    ca_pem: str | None = None
 
     def bmc_address(self, ca_bundle: str | None = None) -> BmcAddress:
         return BmcAddress(self.address, self.scheme, self.username, self.password,
-                          self.verify_tls, ca_bundle)
+                          self.verify_tls, ca_bundle, self.ca_pem)
 
 
 def bmc_exists(session: Session, xname: str) -> bool:
@@ -43,7 +44,8 @@ def add_bmc(session: Session, reg: BmcRegistration, systems: list[DiscoveredComp
     if taken:
         raise Conflict(f"components already registered: {' '.join(sorted(taken))}")
     bmc = Bmc(xname=reg.xname, address=reg.address, scheme=reg.scheme, username=reg.username,
-              password_encrypted=credentials.encrypt(reg.password), verify_tls=reg.verify_tls)
+              password_encrypted=credentials.encrypt(reg.password), verify_tls=reg.verify_tls,
+              ca_bundle=reg.ca_pem)
     session.add(bmc)
     session.flush()
     replace_components(session, bmc.id, systems)
@@ -71,7 +73,7 @@ def replace_components(session: Session, bmc_id: int,
 
 
 def update_bmc(session: Session, xname: str, credentials: CredentialStore, **changes) -> Bmc:
-    """Change address, scheme, username, password or verify_tls. Raises NotFound."""
+    """Change address, scheme, username, password, verify_tls or ca_bundle. Raises NotFound."""
     bmc = session.scalar(select(Bmc).where(Bmc.xname == xname).with_for_update())
     if bmc is None:
         raise NotFound(f"BMC {xname} is not registered")
@@ -121,5 +123,6 @@ def list_components(session: Session) -> list[tuple[Component, str]]:
 
 def bmc_address(bmc: Bmc, credentials: CredentialStore, ca_bundle: str | None) -> BmcAddress:
     return BmcAddress(bmc.address, bmc.scheme, bmc.username,
-                      credentials.decrypt(bmc.password_encrypted), bmc.verify_tls, ca_bundle)
+                      credentials.decrypt(bmc.password_encrypted), bmc.verify_tls, ca_bundle,
+                      bmc.ca_bundle)
 

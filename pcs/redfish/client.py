@@ -1,8 +1,12 @@
 """One BMC exchange, timed and described; reads retried with care, actions never blindly."""
 from __future__ import annotations
 
+import hashlib
+import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from datetime import datetime, timezone
 from urllib.parse import urljoin, urlsplit
 
@@ -34,11 +38,39 @@ class BmcAddress:
     username: str
     password: str = field(repr=False)
     verify_tls: bool = True
-    ca_bundle: str | None = None
+    ca_bundle: str | None = None       # path of a CA bundle (PCS_CA_BUNDLE)
+    ca_pem: str | None = None          # this BMC's own CA certificates, PEM; before ca_bundle
 
     @property
     def base_url(self) -> str:
         return f"{self.scheme}://{self.host_port}"
+
+    @property
+    def verify(self) -> bool | str:
+        """requests' verify: False only by the BMC's explicit opt-out; else the BMC's own CA,
+        the configured bundle, or the default trust store."""
+        if not self.verify_tls:
+            return False
+        if self.ca_pem:
+            return ca_file(self.ca_pem)
+        return self.ca_bundle or True
+
+
+_ca_dir: Path | None = None
+_ca_lock = threading.Lock()
+
+
+def ca_file(pem: str) -> str:
+    """A file holding these PEM certificates (requests verifies against a path), one per
+    distinct content for the life of the process."""
+    global _ca_dir
+    with _ca_lock:
+        if _ca_dir is None:
+            _ca_dir = Path(tempfile.mkdtemp(prefix="pcs-ca-"))
+        path = _ca_dir / (hashlib.sha256(pem.encode()).hexdigest()[:32] + ".pem")
+        if not path.exists():
+            path.write_text(pem)
+        return str(path)
 
 
 @dataclass
@@ -79,7 +111,7 @@ class RedfishClient:
         self.session.auth = (address.username, address.password)
         self.session.headers.update({"Accept": "application/json"})
         if address.scheme == "https":
-            self.session.verify = (address.ca_bundle or True) if address.verify_tls else False
+            self.session.verify = address.verify
         adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=16, max_retries=0)
         self.session.mount(address.base_url, adapter)
 
