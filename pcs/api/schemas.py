@@ -282,6 +282,7 @@ class TaskDetailSchema(Schema):
     error = fields.String()
     queueState = fields.String(attribute="state")
     attempts = fields.Integer(attribute="attempt")
+    resends = fields.Integer()       # an unmoved On or ForceOff sent again (PCS_RESEND_LIMIT)
     enqueuedAt = Timestamp(attribute="enqueued_at")
     startedAt = Timestamp(attribute="started_at")
     finishedAt = Timestamp(attribute="finished_at")
