@@ -73,6 +73,7 @@ class Executor:
         self.settings = settings
         self.db = db
         self.credentials = credentials
+        events.publish_after_commit(db, settings)   # events reach Redis after their commit
         self._clients: dict[int, tuple[datetime, RedfishClient]] = {}
         self._clients_lock = threading.Lock()
 
@@ -181,6 +182,9 @@ class Executor:
                                      outcomes.failed_to_apply(action.value), exchange.error)
                 # It may have arrived: never send blindly; the state read decides (and the
                 # re-send rule, for On and ForceOff).
+            if exchange.ok:
+                events.task(session, ctx.claim.transition_id, ctx.xname, events.ACTION_SENT,
+                            "in-progress", ctx.description, action=reset_type)
             ctx.task_monitor = exchange.location if exchange.status_code == 202 else None
             ctx.moved_at = None
             last = len(ctx.plan) == 1
@@ -232,6 +236,9 @@ class Executor:
             else:
                 ctx.plan = ctx.plan[1:]
                 power_status.record_confirmed(session, ctx.xname, observed, now)
+                events.task(session, ctx.claim.transition_id, ctx.xname, events.CONFIRMED,
+                            "in-progress", outcomes.confirmed(action.value),
+                            action=reset_type_for(action, ctx.allowable) or action.value)
                 if not ctx.plan:
                     return self._end(session, ctx, "succeeded",
                                          outcomes.confirmed(action.value))
@@ -310,21 +317,24 @@ class Executor:
         """A BMC that answered 409 or 503 did not apply the action: send it again later, within
         the action's deadline counted from the first refusal. True when the task now waits."""
         now = scheduler.utcnow()
-        self._start_waiting(ctx, now)
+        waited_s = self._start_waiting(ctx, now)
         retry_at = busy_retry_at(exchange.status_code, exchange.retry_after_s, now,
-                                 ctx.deadline_at, 2 * self.settings.confirm_interval_s)
+                                 ctx.deadline_at, 2 * self.settings.confirm_interval_s, waited_s)
         if retry_at is None:
             return False
         ctx.action_sent_at = None   # refused, so not sent: the next step sends it again
         self._defer(session, ctx, retry_at)
         return True
 
-    def _start_waiting(self, ctx: StepContext, now: datetime) -> None:
+    def _start_waiting(self, ctx: StepContext, now: datetime) -> float:
         """Bound a wait before an action is sent (busy BMC, booting controller) by the task
-        deadline from the first wait; with no deadline (-1) or none to confirm (0), 5 minutes."""
+        deadline from the first wait; with no deadline (-1) or none to confirm (0), 5 minutes.
+        Returns the seconds waited so far."""
+        span = timedelta(seconds=(ctx.deadline_minutes if ctx.deadline_minutes > 0 else 5)
+                         * self.settings.minute_s)
         if ctx.deadline_at is None:
-            minutes = ctx.deadline_minutes if ctx.deadline_minutes > 0 else 5
-            ctx.deadline_at = now + timedelta(seconds=minutes * self.settings.minute_s)
+            ctx.deadline_at = now + span
+        return max(0.0, (span - (ctx.deadline_at - now)).total_seconds())
 
     def _unsent_after_crash(self, ctx: StepContext, action: Action) -> bool:
         """True when the state shows that an On or ForceOff whose sender died never arrived
@@ -406,9 +416,7 @@ class Executor:
         """End the task; returns False so that a phase can `return self._end(...)` and stop."""
         self._write_exchanges(session, ctx)   # the BMC's answers are stored before the outcome
         if scheduler.finish(session, ctx.claim, state, description, error or ""):
-            ctx.ended = True
-            events.record(session, ctx.claim.transition_id, "task", ctx.xname, state=state,
-                          description=description, error=error or "")
+            ctx.ended = True   # finish() recorded the task's last event
         return False
 
     def _write_exchanges(self, session: Session, ctx: StepContext) -> None:

@@ -67,13 +67,15 @@ BUSY_PAUSE_MAX_S = 30.0
 
 
 def busy_retry_at(status: int | None, retry_after_s: float | None, now: datetime,
-                  until: datetime | None, pause_s: float) -> datetime | None:
+                  until: datetime | None, pause_s: float, waited_s: float = 0.0) -> datetime | None:
     """When to send an action again that a busy BMC refused (409 Conflict, 503 Unavailable: the
     action was not applied), or None to give up and fail with the BMC's answer. Other refusals
-    are never repeated."""
+    are never repeated. The BMC's Retry-After is obeyed; without one the pause backs off, half
+    the time already waited since the first refusal (waited_s), at least pause_s."""
     if status not in BUSY_STATUSES:
         return None
-    wait = min(retry_after_s if retry_after_s is not None else pause_s, BUSY_PAUSE_MAX_S)
+    pause = max(pause_s, waited_s / 2)
+    wait = min(retry_after_s if retry_after_s is not None else pause, BUSY_PAUSE_MAX_S)
     at = now + timedelta(seconds=wait)
     if until is not None and at > until:
         return None

@@ -98,6 +98,19 @@ def test_busy_refusals_are_retried_within_the_bound_and_others_never():
         assert busy_retry_at(status, None, now, until, 2.0) is None
 
 
+def test_busy_pauses_back_off_without_retry_after_but_obey_it_when_given():
+    from pcs.domain.confirmation import busy_retry_at
+    pauses = []
+    waited = 0.0
+    for _ in range(6):
+        pause = (busy_retry_at(503, None, at(waited), None, 2.0, waited) - at(waited))
+        pauses.append(pause.total_seconds())
+        waited += pauses[-1]
+    assert pauses == [2.0, 2.0, 2.0, 3.0, 4.5, 6.75]
+    assert busy_retry_at(503, 1.0, at(100), None, 2.0, 100.0) == at(101)
+    assert busy_retry_at(409, None, at(500), None, 2.0, 500.0) == at(530)   # at most 30 s
+
+
 # -- re-sends of an On or ForceOff that left the state unmoved ----------------------------------
 
 def resend(sent_s: float = 0, moved: bool = False, resends: int = 0) -> Resend:
