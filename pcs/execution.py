@@ -423,8 +423,10 @@ class Executor:
         """Store the exchanges made since the last write (always before any outcome)."""
         if ctx.unrecorded:
             session.execute(exchanges.insert(), [
-                dict(_exchange_columns(exchange), task_id=ctx.claim.task_id, bmc_id=ctx.bmc_id,
-                     purpose=purpose, state="done") for exchange, purpose in ctx.unrecorded])
+                dict(_exchange_columns(attempt), task_id=ctx.claim.task_id, bmc_id=ctx.bmc_id,
+                     purpose=purpose, state="done")
+                for exchange, purpose in ctx.unrecorded
+                for attempt in (*exchange.earlier, exchange)])
             ctx.unrecorded.clear()
 
     def _record_intent(self, session: Session, ctx: StepContext, reset_type: str,

@@ -89,6 +89,7 @@ class Exchange:
     final_url: str | None = None       # after redirects
     retry_after_s: float | None = None  # a busy BMC's Retry-After, in seconds
     location: str | None = None        # path of the task monitor of a 202 Accepted
+    earlier: list["Exchange"] = field(default_factory=list, repr=False)  # retried attempts
     maybe_delivered: bool = False      # failed after the request may have reached the BMC
 
     @property
@@ -116,15 +117,19 @@ class RedfishClient:
         self.session.mount(address.base_url, adapter)
 
     def get(self, path: str) -> Exchange:
-        """GET a resource; transport errors and 5xx are retried a few times."""
+        """GET a resource; transport errors and 5xx are retried a few times. The last attempt
+        is returned, the ones before it in its `earlier`."""
         exchange = self._send("GET", path, None, self.read_timeout_s)
+        earlier = []
         for _ in range(READ_ATTEMPTS - 1):
             retryable = exchange.error_class in ("timeout", "connection") or (
                 exchange.status_code is not None and exchange.status_code >= 500)
             if not retryable:
                 break
+            earlier.append(exchange)
             time.sleep(READ_RETRY_PAUSE_S)
             exchange = self._send("GET", path, None, self.read_timeout_s)
+        exchange.earlier = earlier
         return exchange
 
     def get_power_state(self, system_path: str) -> tuple[str | None, Exchange]:
