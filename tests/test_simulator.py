@@ -115,7 +115,7 @@ def test_ignore_fault_and_fault_validation():
     assert f.power_states(x, 3.0) == {"Node0": "Off"}
     assert f.reset(x, "Node0", "On", 4.0) is True
     assert f.power_states(x, 4.0) == {"Node0": "On"}
-    assert f.bmcs[1].fault is None
+    assert f.bmcs[1].faults == [{"fault": "ignore", "count": 2, "remaining": 0, "spent": True}]
     # other BMC unaffected
     assert f.reset(bmc_xname(0), "Node0", "On", 1.0) is True
     with pytest.raises(FleetError):
@@ -123,9 +123,11 @@ def test_ignore_fault_and_fault_validation():
     with pytest.raises(FleetError):
         f.set_fault("x9c9s9b9", {"fault": "hang"})
     fault = f.set_fault(x, {"fault": "status", "status": 503})
-    assert fault == {"fault": "status", "status": 503, "message": "Internal error"}
+    assert fault == {"fault": "status", "status": 503, "message": "Internal error",
+                     "requests": "actions"}
+    assert f.bmcs[1].faults == [fault]   # the new fault replaced the spent ignore
     f.clear_fault(x)
-    assert f.bmcs[1].fault is None
+    assert f.bmcs[1].faults == []
 
 
 def test_request_log_filters_and_bound():
@@ -1032,3 +1034,490 @@ def test_device_flags_validation():
         bad = subprocess.run([sys.executable, "-m", "pcs.simulator", "--bmcs", "1", *argv],
                              cwd=str(ROOT), capture_output=True, text=True, timeout=30)
         assert bad.returncode == 2, argv
+
+
+# ------------------------------------------------------------ faults: pure
+from pcs.simulator.faults import normalize_fault, parse_fault_flag
+
+
+@pytest.mark.parametrize("spec, problem", [
+    ({"fault": "explode"}, "fault must be one of"),
+    ({"fault": "status", "status": 99}, "status must be an integer 100..599"),
+    ({"fault": "status", "status": True}, "status must be an integer"),
+    ({"fault": "status", "retry_after": -1}, "retry_after must be an integer >= 0"),
+    ({"fault": "status", "requests": "gets"}, "requests must be one of all, actions"),
+    ({"fault": "status", "retry-after": 2}, "takes no option 'retry-after'"),
+    ({"fault": "close", "count": -1}, "count must be an integer >= 0"),
+    ({"fault": "down", "systems": ["Node0"]}, "covers the whole BMC"),
+    ({"fault": "down", "count": 1}, "takes no option 'count'"),
+    ({"fault": "slow"}, "needs delay"),
+    ({"fault": "slow", "delay": "soon"}, "delay must be a number of seconds"),
+    ({"fault": "fallback", "after": -2}, "after must be a number of seconds"),
+    ({"fault": "task", "outcome": "maybe"}, "outcome must be one of completed, exception"),
+    ({"fault": "refuse"}, "needs reset_types"),
+    ({"fault": "refuse", "reset_types": ["Explode"]}, "unsupported ResetType 'Explode'"),
+    ({"fault": "hang", "systems": "Node0"}, "systems must be a non-empty list"),
+    ({"fault": "hang", "systems": ["Node7"]}, "no system 'Node7' on x1000c0s0b0"),
+])
+def test_fault_specs_are_validated(spec, problem):
+    f = Fleet(1)
+    with pytest.raises(FleetError, match=problem):
+        f.set_fault("x1000c0s0b0", spec)
+    assert f.bmcs[0].faults == []
+
+
+def test_fault_spec_defaults():
+    assert normalize_fault({"fault": "status"}) == {
+        "fault": "status", "status": 500, "message": "Internal error", "requests": "actions"}
+    assert normalize_fault({"fault": "close"}) == {"fault": "close", "requests": "all"}
+    assert normalize_fault({"fault": "hang", "count": 2, "requests": "actions"}) == {
+        "fault": "hang", "requests": "actions", "count": 2, "remaining": 2, "spent": False}
+    assert normalize_fault({"fault": "ignore"}) == {
+        "fault": "ignore", "count": 1, "remaining": 1, "spent": False}
+    assert normalize_fault({"fault": "fallback"}) == {"fault": "fallback", "after": 1.0}
+    assert normalize_fault({"fault": "task"}) == {
+        "fault": "task", "duration": 1.0, "outcome": "completed"}
+    assert normalize_fault({"fault": "refuse", "reset_types": ["Nmi", "Nmi"],
+                            "systems": ["Node1"]}) == {
+        "fault": "refuse", "reset_types": ["Nmi"], "systems": ["Node1"]}
+
+
+def test_fault_flag_syntax():
+    assert parse_fault_flag("x1000c0s1b0=status:status=503,retry_after=2,message=Busy") == (
+        "x1000c0s1b0", {"fault": "status", "status": 503, "retry_after": 2, "message": "Busy"})
+    assert parse_fault_flag("x1000c0s1b0n1=refuse:reset_types=Nmi+GracefulRestart") == (
+        "x1000c0s1b0n1", {"fault": "refuse", "reset_types": ["Nmi", "GracefulRestart"]})
+    assert parse_fault_flag("all=slow:delay=2.5,systems=Node0+Node1") == (
+        "all", {"fault": "slow", "delay": 2.5, "systems": ["Node0", "Node1"]})
+    assert parse_fault_flag("x1000c0s0b0=down") == ("x1000c0s0b0", {"fault": "down"})
+    for bad, problem in (("x1000c0s0b0", "is not TARGET=KIND"), ("=hang", "is not TARGET"),
+                         ("x1000c0s0b0=hang:count", "is not key=value"),
+                         ("x1000c0s0b0=slow:delay=fast", "delay must be a number")):
+        with pytest.raises(FleetError, match=problem):
+            parse_fault_flag(bad)
+
+
+def test_node_faults_hold_side_by_side_and_a_bmc_fault_replaces_them():
+    f = Fleet(2, nodes_per_bmc=3)
+    x = bmc_xname(1)
+    n0 = f.set_fault(f"{x}n0", {"fault": "slow", "delay": 4})
+    n2 = f.set_fault(f"{x}n2", {"fault": "refuse", "reset_types": ["Nmi"]})
+    assert n0["systems"] == ["Node0"] and n2["systems"] == ["Node2"]
+    assert f.bmcs[1].faults == [n0, n2]
+    assert f.shown_fault(f"{x}n2") == {"xname": f"{x}n2", "fault": n2}
+    assert f.shown_fault(f"{x}n1") == {"xname": f"{x}n1", "fault": None}
+    assert f.shown_fault(x) == {"xname": x, "fault": n2, "faults": [n0, n2]}
+    both = f.set_fault(x, {"fault": "hang", "systems": ["Node0", "Node1"]})
+    assert f.bmcs[1].faults == [n2, both]                 # it overlapped n0 only
+    assert f.clear_fault(f"{x}n1") == [both]             # a node clears what covers it
+    whole = f.set_fault(x, {"fault": "close"})
+    assert f.bmcs[1].faults == [whole]
+    assert f.shown_fault(f"{x}n2")["fault"] is whole      # the whole BMC covers its nodes
+    assert f.bmcs[0].faults == []
+    with pytest.raises(FleetError, match="unknown node"):
+        f.set_fault(f"{x}n3", {"fault": "close"})
+    with pytest.raises(FleetError, match="not both"):
+        f.set_fault(f"{x}n1", {"fault": "close", "systems": ["Node1"]})
+    with pytest.raises(FleetError, match="unknown BMC"):
+        f.set_fault("x1000c0s7b0n0", {"fault": "close"})
+    f.set_fault_target("all", {"fault": "ignore", "count": 3})
+    assert [b.faults[0]["remaining"] for b in f.bmcs] == [3, 3]
+
+
+def test_request_faults_match_requests_scope_and_count():
+    f = Fleet(1, nodes_per_bmc=2)
+    b, x = f.bmcs[0], bmc_xname(0)
+    f.set_fault(f"{x}n1", {"fault": "status", "status": 409, "count": 2})
+    reset1 = RESET.format("Node1")
+    assert f.request_fault(b, "GET", "/redfish/v1/Systems/Node1") is None   # actions only
+    assert f.request_fault(b, "POST", RESET.format("Node0")) is None        # other node
+    assert f.request_fault(b, "POST", reset1)["remaining"] == 1
+    assert f.request_fault(b, "POST", reset1)["spent"] is True
+    assert f.request_fault(b, "POST", reset1) is None                       # spent
+    assert f.shown_fault(x)["fault"]["spent"] is True                       # still shown
+    f.set_fault(x, {"fault": "close"})
+    assert f.request_fault(b, "GET", "/redfish/v1/")["fault"] == "close"
+    assert f.request_fault(b, "GET", "/redfish/v1/Managers/BMC")["fault"] == "close"
+
+
+def test_slow_and_fallback_with_explicit_times():
+    f = Fleet(1, nodes_per_bmc=3, power_delay_s=1.0)
+    x = bmc_xname(0)
+    f.set_fault(f"{x}n0", {"fault": "slow", "delay": 5})
+    f.set_fault(f"{x}n1", {"fault": "fallback", "after": 2})
+    for node in ("Node0", "Node1", "Node2"):
+        assert f.reset(x, node, "On", 10.0) is True
+    assert f.power_states(x, 11.0) == {"Node0": "PoweringOn", "Node1": "On", "Node2": "On"}
+    assert f.power_states(x, 12.9) == {"Node0": "PoweringOn", "Node1": "On", "Node2": "On"}
+    assert f.power_states(x, 13.0) == {"Node0": "PoweringOn", "Node1": "Off", "Node2": "On"}
+    assert f.power_states(x, 15.0) == {"Node0": "On", "Node1": "Off", "Node2": "On"}
+    f.reset(x, "Node1", "On", 20.0)          # every power-on falls back while the fault is set
+    assert f.power_states(x, 21.0)["Node1"] == "On"
+    assert f.power_states(x, 23.0)["Node1"] == "Off"
+    f.set_power(x, "Node1", "On", 24.0)     # the admin's On is not a BMC power-on
+    f.reset(x, "Node1", "ForceRestart", 30.0)   # the restart's on-phase falls back too
+    assert f.power_states(x, 30.5)["Node1"] == "PoweringOn"
+    assert f.power_states(x, 32.9)["Node1"] == "On"
+    assert f.power_states(x, 33.0)["Node1"] == "Off"
+    f.reset(x, "Node1", "On", 40.0)
+    f.reset(x, "Node1", "Nmi", 41.5)         # not a power change: the drop stays due
+    assert f.power_states(x, 43.0)["Node1"] == "Off"
+    f.reset(x, "Node1", "On", 50.0)
+    f.clear_fault(f"{x}n1")                  # cleared: the pending drop is cancelled
+    assert f.power_states(x, 60.0)["Node1"] == "On"
+    f.reset(x, "Node0", "ForceOff", 60.0)
+    assert f.power_states(x, 64.9)["Node0"] == "PoweringOff"
+    assert f.power_states(x, 65.0)["Node0"] == "Off"
+
+
+def test_tasks_with_explicit_times():
+    f = Fleet(1, nodes_per_bmc=2, power_delay_s=1.0)
+    x, b = bmc_xname(0), f.bmcs[0]
+    f.set_fault(x, {"fault": "task", "duration": 3, "count": 2})
+    t1 = f.start_task(x, "Node0", "On", RESET.format("Node0"), {"ResetType": "On"}, 10.0)
+    assert (t1.id, t1.state(12.9), t1.state(13.0)) == ("1", "Running", "Completed")
+    assert f.power_states(x, 12.9)["Node0"] == "Off"
+    assert f.power_states(x, 13.5)["Node0"] == "PoweringOn"   # applied at 13, then 1 s
+    assert f.power_states(x, 14.0)["Node0"] == "On"
+    f.set_fault(x, {"fault": "task", "duration": 1, "outcome": "exception",
+                    "message": "PSU fault"})
+    t2 = f.start_task(x, "Node1", "On", RESET.format("Node1"), {"ResetType": "On"}, 20.0)
+    assert (t2.id, t2.state(21.0), t2.message) == ("2", "Exception", "PSU fault")
+    assert f.power_states(x, 30.0)["Node1"] == "Off"
+    f.clear_fault(x)
+    assert f.start_task(x, "Node1", "On", "", {}, 31.0) is None   # no fault: a plain reset
+    assert list(b.tasks) == ["1", "2"]
+
+
+# ------------------------------------------------------- faults over real HTTP
+def _put_fault(s, xname, **spec):
+    r = requests.put(f"{s.admin}/admin/bmcs/{xname}/fault", json=spec, timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()["fault"]
+
+
+def _get_fault(s, xname):
+    return requests.get(f"{s.admin}/admin/bmcs/{xname}/fault", timeout=10).json()
+
+
+def _log(s, xname, since):
+    entries = requests.get(f"{s.admin}/admin/log", params={"bmc": xname, "since": since},
+                           timeout=10).json()["entries"]
+    return [(e["method"], e["path"], e["status"], e["fault"]) for e in entries]
+
+
+def _reset(s, i, node, rt="On", timeout=10):
+    return requests.post(s.url(i, RESET.format(node)), auth=AUTH, json={"ResetType": rt},
+                         timeout=timeout)
+
+
+def _set_power(s, i, node, state):
+    requests.put(f"{s.admin}/admin/bmcs/{bmc_xname(i)}/systems/{node}",
+                 json={"PowerState": state}, timeout=10).raise_for_status()
+
+
+SYS0, SYS1 = "/redfish/v1/Systems/Node0", "/redfish/v1/Systems/Node1"
+
+
+def _task_done(s, i, location):
+    """Poll a task monitor until it answers 200 (the task has ended); that answer."""
+    def ended():
+        r = requests.get(s.url(i, location), auth=AUTH, timeout=10)
+        return r if r.status_code == 200 else None
+    return wait_for(ended, timeout=10, what=f"task {location} to end")
+
+
+@pytest.mark.parametrize("spec, get_status, post_status", [
+    ({"status": 503, "retry_after": 2, "message": "BMC busy"}, 200, 503),   # actions only
+    ({"status": 409, "message": "Operation in progress", "requests": "actions"}, 200, 409),
+    ({"status": 401, "message": "Bad credentials", "requests": "all"}, 401, 401),
+    ({"status": 500, "message": "Fan controller fault", "requests": "all"}, 500, 500),
+])
+def test_status_fault_answers_on_actions_or_all(sim, clean_faults, spec, get_status,
+                                                post_status):
+    x, since = bmc_xname(3), time.time()
+    _put_fault(sim, x, fault="status", **spec)
+    r = requests.get(sim.url(3, SYS0), auth=AUTH, timeout=10)
+    assert r.status_code == get_status
+    r = _reset(sim, 3, "Node0", "Nmi")
+    assert r.status_code == post_status
+    err = r.json()["error"]
+    assert err["message"] == spec["message"]
+    assert err["@Message.ExtendedInfo"][0]["MessageId"] == "Base.1.8.GeneralError"
+    assert r.headers.get("Retry-After") == ("2" if "retry_after" in spec else None)
+    assert ("WWW-Authenticate" in r.headers) == (post_status == 401)
+    get_fault = "status" if get_status == spec["status"] else None
+    assert _log(sim, x, since) == [("GET", SYS0, get_status, get_fault),
+                                   ("POST", RESET.format("Node0"), post_status, "status")]
+
+
+def test_status_fault_count_is_spent_then_bmc_answers(sim, clean_faults):
+    x, since = bmc_xname(3), time.time()
+    _set_power(sim, 3, "Node1", "Off")
+    _put_fault(sim, x, fault="status", status=503, retry_after=1, count=2)
+    assert [_reset(sim, 3, "Node1").status_code for _ in range(3)] == [503, 503, 204]
+    shown = _get_fault(sim, x)["fault"]
+    assert shown == {"fault": "status", "status": 503, "message": "Internal error",
+                     "retry_after": 1, "requests": "actions", "count": 2, "remaining": 0,
+                     "spent": True}
+    assert _admin_bmc(sim, x)["fault"] == shown
+    post = ("POST", RESET.format("Node1"))
+    assert _log(sim, x, since) == [(*post, 503, "status"), (*post, 503, "status"),
+                                   (*post, 204, None)]
+
+
+def test_close_fault_drops_the_connection(sim, clean_faults):
+    x, since = bmc_xname(3), time.time()
+    _set_power(sim, 3, "Node0", "Off")
+    _put_fault(sim, x, fault="close", requests="actions", count=1)
+    assert requests.get(sim.url(3, SYS0), auth=AUTH, timeout=10).status_code == 200
+    with pytest.raises(requests.exceptions.ConnectionError,
+                       match="RemoteDisconnected|Connection aborted|reset"):
+        _reset(sim, 3, "Node0")
+    assert _power(sim, 3, "Node0") == "Off"
+    assert _reset(sim, 3, "Node0").status_code == 204   # count spent
+    assert _get_fault(sim, x)["fault"]["spent"] is True
+    _put_fault(sim, x, fault="close")                    # default: every request
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(sim.url(3), timeout=10)
+    post = ("POST", RESET.format("Node0"))
+    assert _log(sim, x, since) == [("GET", SYS0, 200, None), (*post, 0, "close"),
+                                   ("GET", SYS0, 200, None), (*post, 204, None),
+                                   ("GET", "/redfish/v1/", 0, "close")]
+
+
+def test_hang_fault_on_actions_is_logged_while_it_hangs(sim, clean_faults):
+    x, since = bmc_xname(3), time.time()
+    _set_power(sim, 3, "Node1", "On")
+    _put_fault(sim, x, fault="hang", requests="actions", count=1)
+    assert requests.get(sim.url(3, SYS1), auth=AUTH, timeout=10).status_code == 200
+    with pytest.raises(requests.exceptions.Timeout):
+        _reset(sim, 3, "Node1", "Nmi", timeout=0.5)
+    post = ("POST", RESET.format("Node1"))
+    assert _log(sim, x, since) == [("GET", SYS1, 200, None), (*post, 0, "hang")]
+    assert _reset(sim, 3, "Node1", "Nmi").status_code == 204   # count spent: answers
+    assert _get_fault(sim, x)["fault"] == {"fault": "hang", "requests": "actions",
+                                           "count": 1, "remaining": 0, "spent": True}
+    assert _log(sim, x, since)[1] == (*post, 0, "hang")          # the first still hangs
+    requests.delete(f"{sim.admin}/admin/bmcs/{x}/fault", timeout=10).raise_for_status()
+    # released by the DELETE, the hung request gets the BMC's answer (its client is gone)
+    wait_for(lambda: _log(sim, x, since)[1] == (*post, 204, "hang"), timeout=10,
+             what="the released request's answer in the log")
+
+
+def test_node_fault_covers_only_that_node(sim, clean_faults):
+    x, since = bmc_xname(2), time.time()
+    _set_power(sim, 2, "Node0", "Off")
+    r = requests.put(f"{sim.admin}/admin/bmcs/{x}n1/fault",
+                     json={"fault": "status", "status": 500, "requests": "all"}, timeout=10)
+    assert r.json() == {"xname": f"{x}n1", "fault": {
+        "fault": "status", "status": 500, "message": "Internal error", "requests": "all",
+        "systems": ["Node1"]}}
+    refuse = _put_fault(sim, f"{x}n0", fault="refuse", reset_types=["Nmi"])
+    assert [f["fault"] for f in _get_fault(sim, x)["faults"]] == ["status", "refuse"]
+    assert _get_fault(sim, f"{x}n0") == {"xname": f"{x}n0", "fault": refuse}
+    def get(path):
+        return requests.get(sim.url(2, path), auth=AUTH, timeout=10)
+
+    assert get(SYS1).status_code == 500
+    assert get(SYS1 + "/").status_code == 500
+    assert get(SYS0).status_code == 200
+    assert get("/redfish/v1/Systems").status_code == 200
+    assert _reset(sim, 2, "Node1").status_code == 500
+    assert _reset(sim, 2, "Node0").status_code == 204
+    assert _reset(sim, 2, "Node0", "Nmi").status_code == 400
+    requests.delete(f"{sim.admin}/admin/bmcs/{x}n1/fault", timeout=10).raise_for_status()
+    assert get(SYS1).status_code == 200
+    assert _get_fault(sim, x)["faults"] == [refuse]
+    assert [(m, p, s) for m, p, s, _ in _log(sim, x, since)] == [
+        ("GET", SYS1, 500), ("GET", SYS1 + "/", 500), ("GET", SYS0, 200),
+        ("GET", "/redfish/v1/Systems", 200), ("POST", RESET.format("Node1"), 500),
+        ("POST", RESET.format("Node0"), 204), ("POST", RESET.format("Node0"), 400),
+        ("GET", SYS1, 200)]
+
+
+def test_ignore_fault_per_node(sim, clean_faults):
+    x, since = bmc_xname(1), time.time()
+    for node in ("Node0", "Node1"):
+        _set_power(sim, 1, node, "Off")
+    _put_fault(sim, f"{x}n1", fault="ignore", count=1)
+    assert _reset(sim, 1, "Node1").status_code == 204     # swallowed
+    assert _reset(sim, 1, "Node0").status_code == 204     # the other node is not covered
+    assert _wait_power(sim, 1, "Node0", "On")
+    assert _power(sim, 1, "Node1") == "Off"
+    assert _get_fault(sim, f"{x}n1")["fault"]["spent"] is True
+    assert _reset(sim, 1, "Node1").status_code == 204
+    assert _wait_power(sim, 1, "Node1", "On")
+    posts = [e for e in _log(sim, x, since) if e[0] == "POST"]
+    assert posts == [("POST", RESET.format("Node1"), 204, "ignore"),
+                     ("POST", RESET.format("Node0"), 204, None),
+                     ("POST", RESET.format("Node1"), 204, None)]
+
+
+def test_slow_fault_per_node(sim, clean_faults):
+    x = bmc_xname(1)
+    for node in ("Node0", "Node1"):
+        _set_power(sim, 1, node, "Off")
+    _put_fault(sim, f"{x}n0", fault="slow", delay=4)
+    assert _reset(sim, 1, "Node0").status_code == 204
+    assert _reset(sim, 1, "Node1").status_code == 204
+    assert _wait_power(sim, 1, "Node1", "On")          # the fleet's 0.5 s
+    assert _power(sim, 1, "Node0") == "PoweringOn"     # still on its way (4 s)
+    assert _wait_power(sim, 1, "Node0", "On")
+
+
+def test_fallback_fault_drops_to_off_after_on(sim, clean_faults):
+    x, since = bmc_xname(0), time.time()
+    for node in ("Node0", "Node1"):
+        _set_power(sim, 0, node, "Off")
+    _put_fault(sim, x, fault="fallback", after=1.5)
+    assert _reset(sim, 0, "Node0").status_code == 204
+    assert _wait_power(sim, 0, "Node0", "On")
+    assert _wait_power(sim, 0, "Node0", "Off")
+    assert _reset(sim, 0, "Node0", "ForceRestart").status_code == 204   # on-phase too
+    assert _wait_power(sim, 0, "Node0", "On")
+    assert _wait_power(sim, 0, "Node0", "Off")
+    seen = [e for e in requests.get(f"{sim.admin}/admin/log",
+                                    params={"bmc": x, "since": since}, timeout=10
+                                    ).json()["entries"] if e["method"] == "GET"]
+    assert all(e["status"] == 200 for e in seen)
+    requests.delete(f"{sim.admin}/admin/bmcs/{x}/fault", timeout=10).raise_for_status()
+    assert _reset(sim, 0, "Node1").status_code == 204
+    assert _wait_power(sim, 0, "Node1", "On")
+    assert _admin_bmc(sim, x)["systems"]["Node1"] == "On"
+
+
+def test_task_fault_completes_and_applies_the_reset(sim, clean_faults):
+    x, since = bmc_xname(2), time.time()
+    _set_power(sim, 2, "Node1", "Off")
+    _put_fault(sim, x, fault="task", duration=1.5)
+    r = _reset(sim, 2, "Node1")
+    assert r.status_code == 202
+    location = r.headers["Location"]
+    assert location.startswith("/redfish/v1/TaskService/Tasks/")
+    task = r.json()
+    assert task["@odata.type"] == "#Task.v1_4_3.Task" and task["@odata.id"] == location
+    assert (task["TaskState"], task["TaskStatus"], task["Messages"]) == ("Running", "OK", [])
+    assert task["TaskMonitor"] == location and task["Id"] == location.rsplit("/", 1)[1]
+    assert task["Payload"]["TargetUri"] == RESET.format("Node1")
+    monitor = requests.get(sim.url(2, location), auth=AUTH, timeout=10)
+    assert monitor.status_code == 202 and monitor.json()["TaskState"] == "Running"
+    assert _power(sim, 2, "Node1") == "Off"            # nothing applied while it runs
+    done = _task_done(sim, 2, location)
+    assert (done.json()["TaskState"], done.json()["TaskStatus"]) == ("Completed", "OK")
+    assert _wait_power(sim, 2, "Node1", "On")
+    service = requests.get(sim.url(2, "/redfish/v1/TaskService"), auth=AUTH, timeout=10)
+    assert service.json()["Tasks"] == {"@odata.id": "/redfish/v1/TaskService/Tasks"}
+    tasks = requests.get(sim.url(2, "/redfish/v1/TaskService/Tasks"), auth=AUTH,
+                         timeout=10).json()
+    assert {"@odata.id": location} in tasks["Members"]
+    missing = requests.get(sim.url(2, "/redfish/v1/TaskService/Tasks/999"), auth=AUTH,
+                           timeout=10)
+    assert missing.status_code == 404
+    assert (missing.json()["error"]["@Message.ExtendedInfo"][0]["MessageId"]
+            == "Base.1.8.ResourceMissingAtURI")
+    log = [e for e in _log(sim, x, since) if e[0] == "POST" or "TaskService" in e[1]]
+    assert log[0] == ("POST", RESET.format("Node1"), 202, "task")
+    monitors = [e[2] for e in log if e[1] == location]
+    assert monitors[0] == 202 and monitors[-1] == 200 and set(monitors) == {200, 202}
+    assert monitors == sorted(monitors, reverse=True)   # 202s, then 200s
+
+
+def test_task_fault_exception_changes_nothing(sim, clean_faults):
+    x = bmc_xname(2)
+    _set_power(sim, 2, "Node0", "Off")
+    _put_fault(sim, f"{x}n0", fault="task", duration=0.5, outcome="exception",
+               message="Power supply fault")
+    assert _reset(sim, 2, "Node1", "Nmi").status_code == 204   # the other node: no task
+    r = _reset(sim, 2, "Node0")
+    assert r.status_code == 202
+    location = r.headers["Location"]
+    done = _task_done(sim, 2, location).json()
+    assert (done["TaskState"], done["TaskStatus"]) == ("Exception", "Critical")
+    assert done["Messages"][0]["MessageId"] == "Base.1.8.GeneralError"
+    assert done["Messages"][0]["Message"] == "Power supply fault"
+    # a completed task would have started the On when it ended: PoweringOn (0.5 s) by now
+    assert _power(sim, 2, "Node0") == "Off"
+    assert _admin_bmc(sim, x)["systems"]["Node0"] == "Off"
+
+
+def test_refuse_fault_keeps_the_value_advertised(sim, clean_faults):
+    x, since = bmc_xname(0), time.time()
+    _put_fault(sim, x, fault="refuse", reset_types=["Nmi", "GracefulRestart"])
+    node = requests.get(sim.url(0, SYS1), auth=AUTH, timeout=10).json()
+    allowed = node["Actions"]["#ComputerSystem.Reset"]["ResetType@Redfish.AllowableValues"]
+    assert "Nmi" in allowed and "GracefulRestart" in allowed
+    r = _reset(sim, 0, "Node1", "Nmi")
+    assert r.status_code == 400
+    info = r.json()["error"]["@Message.ExtendedInfo"][0]
+    assert info["MessageId"] == "Base.1.8.ActionParameterNotSupported"
+    assert info["Message"] == "The parameter ResetType with value 'Nmi' is not supported."
+    assert _reset(sim, 0, "Node1", "ForceOff").status_code == 204
+    post = ("POST", RESET.format("Node1"))
+    assert _log(sim, x, since) == [("GET", SYS1, 200, None), (*post, 400, "refuse"),
+                                   (*post, 204, None)]
+
+
+def test_fault_admin_errors_name_the_problem(sim):
+    url = f"{sim.admin}/admin/bmcs/{bmc_xname(0)}"
+    cases = [(f"{url}/fault", {"fault": "slow"}, 400, "needs delay"),
+             (f"{url}/fault", {"fault": "status", "retry_after": "x"}, 400, "retry_after"),
+             (f"{url}/fault", {"fault": "hang", "systems": ["Node5"]}, 400, "no system"),
+             (f"{url}n0/fault", {"fault": "close", "systems": ["Node0"]}, 400, "not both"),
+             (f"{url}n0/fault", {"fault": "down"}, 400, "whole BMC"),
+             (f"{url}n7/fault", {"fault": "close"}, 404, "unknown node")]
+    for target, spec, status, problem in cases:
+        r = requests.put(target, json=spec, timeout=10)
+        assert r.status_code == status and problem in r.json()["error"], (spec, r.text)
+    assert requests.get(f"{url}/fault", timeout=10).json()["faults"] == []
+
+
+def test_fault_flags_install_faults_at_start():
+    s = start_sim(2, ["--power-delay", "0.2",
+                      "--fault", "all=slow:delay=3,systems=Node1",
+                      "--fault", "x1000c0s0b0n0=refuse:reset_types=Nmi+GracefulRestart",
+                      "--fault", ("x1000c0s1b0=status:status=503,retry_after=2,count=1,"
+                                  "message=Busy")])
+    try:
+        b0 = _get_fault(s, "x1000c0s0b0")["faults"]
+        assert b0 == [{"fault": "slow", "delay": 3.0, "systems": ["Node1"]},
+                      {"fault": "refuse", "reset_types": ["Nmi", "GracefulRestart"],
+                       "systems": ["Node0"]}]
+        # the BMC-wide status fault replaced the slow fault it overlaps
+        assert _get_fault(s, "x1000c0s1b0")["faults"] == [{
+            "fault": "status", "status": 503, "message": "Busy", "retry_after": 2,
+            "requests": "actions", "count": 1, "remaining": 1, "spent": False}]
+        assert _reset(s, 0, "Node0", "GracefulRestart").status_code == 400
+        assert _reset(s, 0, "Node1").status_code == 204
+        assert _power(s, 0, "Node1") == "PoweringOn"
+        r = _reset(s, 1, "Node0")
+        assert (r.status_code, r.headers["Retry-After"]) == (503, "2")
+        assert _reset(s, 1, "Node0").status_code == 204
+    finally:
+        assert s.stop() == 0
+
+
+@pytest.mark.parametrize("flag, problem", [
+    ("x1000c0s0b0", "is not TARGET=KIND"),
+    ("x1000c0s0b0=melt", "fault must be one of"),
+    ("x1000c0s0b0=status:status=700", "status must be an integer 100..599"),
+    ("x1000c0s0b0=refuse:reset_types=Bogus", "unsupported ResetType 'Bogus'"),
+    ("x1000c0s9b0=hang", "unknown BMC 'x1000c0s9b0'"),
+    ("x1000c0s0b0n4=hang", "unknown node"),
+    ("x1000c0s0b0=slow:delay=1,systems=Node3", "no system 'Node3'"),
+])
+def test_bad_fault_flags_are_usage_errors(flag, problem):
+    bad = subprocess.run([sys.executable, "-m", "pcs.simulator", "--bmcs", "1",
+                          "--fault", flag], cwd=str(ROOT), capture_output=True, text=True,
+                         timeout=30, check=False)
+    assert bad.returncode == 2
+    assert "argument --fault" in bad.stderr and problem in bad.stderr
+
+
+def test_help_documents_fault_flag():
+    out = subprocess.run([sys.executable, "-m", "pcs.simulator", "--help"], cwd=str(ROOT),
+                         capture_output=True, text=True, timeout=30, check=True).stdout
+    assert "--fault TARGET=KIND[:key=value,...]" in out
+    for kind in ("status:", "close:", "hang:", "down", "ignore:", "slow:", "fallback:",
+                 "task:", "refuse:"):
+        assert kind in out

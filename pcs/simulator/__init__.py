@@ -5,11 +5,11 @@ Imports nothing from the rest of ``pcs``.
 from __future__ import annotations
 
 import asyncio
-from typing import Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 from .fleet import Fleet, bmc_xname
 
-__all__ = ["serve", "bmc_xname", "Fleet"]
+__all__ = ["serve", "serve_fleet", "bmc_xname", "Fleet"]
 
 
 def serve(bmcs: int, nodes_per_bmc: int = 2, port_base: int = 30000, host: str = "127.0.0.1",
@@ -18,7 +18,8 @@ def serve(bmcs: int, nodes_per_bmc: int = 2, port_base: int = 30000, host: str =
           inventory_file: Optional[str] = None, register_url: Optional[str] = None,
           chassis_bmcs: bool = False, bmc_boot_delay_s: float = 0.0,
           reset_types: Optional[Sequence[str]] = None, pdus: int = 0,
-          outlets_per_pdu: int = 4, switches: int = 0) -> None:
+          outlets_per_pdu: int = 4, switches: int = 0,
+          faults: Sequence[Tuple[str, Dict[str, Any]]] = ()) -> None:
     """Run until SIGINT/SIGTERM. Blocks.
 
     ``chassis_bmcs`` adds one chassis BMC per chassis (ports after the node BMCs) with
@@ -26,15 +27,26 @@ def serve(bmcs: int, nodes_per_bmc: int = 2, port_base: int = 30000, host: str =
     stays unreachable after a Manager reset or its slot powering on; ``reset_types``
     replaces the ResetType AllowableValues of every node BMC's systems. ``pdus`` cabinet PDU
     controllers (x3000m<j>, ``outlets_per_pdu`` outlets each) and then ``switches``
-    management switches (x3000c0w<k+1>) follow on the next ports.
+    management switches (x3000c0w<k+1>) follow on the next ports. ``faults`` are
+    (target, spec) pairs installed before listening (see ``faults``; FleetError if invalid).
     """
-    from .server import raise_nofile_limit, run
-
-    raise_nofile_limit()
     fleet = Fleet(bmcs, nodes_per_bmc=nodes_per_bmc, port_base=port_base,
                   power_delay_s=power_delay_s, initial_state=initial_state,
                   chassis_bmcs=chassis_bmcs, bmc_boot_delay_s=bmc_boot_delay_s,
                   reset_types=reset_types, pdus=pdus, outlets_per_pdu=outlets_per_pdu,
                   switches=switches)
+    for target, spec in faults:
+        fleet.set_fault_target(target, spec)
+    serve_fleet(fleet, host, username, password, admin_port, inventory_file, register_url)
+
+
+def serve_fleet(fleet: Fleet, host: str = "127.0.0.1", username: str = "root",
+                password: str = "initial0", admin_port: Optional[int] = None,
+                inventory_file: Optional[str] = None,
+                register_url: Optional[str] = None) -> None:
+    """Serve an already built fleet until SIGINT/SIGTERM. Blocks."""
+    from .server import raise_nofile_limit, run
+
+    raise_nofile_limit()
     asyncio.run(run(fleet, host, username, password, admin_port, inventory_file,
                     register_url))

@@ -3,15 +3,48 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
-from . import serve
-from .fleet import parse_reset_types
+from . import serve_fleet
+from .faults import parse_fault_flag
+from .fleet import Fleet, FleetError, parse_reset_types
+
+FAULTS_HELP = """\
+faults (--fault TARGET=KIND[:key=value,...], repeatable; same specs as
+PUT /admin/bmcs/{xname}/fault):
+  TARGET  a BMC xname (x1000c0s0b0), a node xname (x1000c0s0b0n1: that BMC's
+          system Node1 only) or all (every BMC)
+  status:status=503,message=Busy,retry_after=5,requests=actions|all,count=N
+          answer an HTTP error (default 500; POSTs only unless requests=all)
+  close:requests=all|actions,count=N      close the connection, no answer
+  hang:requests=all|actions,count=N       no answer until the fault is cleared
+  down                                    stop listening
+  ignore:count=N                          first N resets answer 204, change nothing
+  slow:delay=S                            power changes take S seconds
+  fallback:after=S                        every power-on drops to Off S s after On
+  task:duration=S,outcome=completed|exception,message=TEXT,count=N
+          resets answer 202 + a Redfish Task (Location: /redfish/v1/TaskService/Tasks/<n>)
+  refuse:reset_types=Nmi+GracefulRestart,count=N
+          those (still advertised) ResetTypes answer 400 ActionParameterNotSupported
+  Every kind but down takes systems=Node0+Node1 (only those systems). Numbers parse as
+  numbers, lists are '+'-separated, values cannot contain ','.
+  e.g. --fault x1000c0s1b0=status:status=503,retry_after=2 --fault all=slow:delay=3
+"""
+
+
+def _fault_flag(text: str) -> Tuple[str, Dict[str, Any], str]:
+    try:
+        target, spec = parse_fault_flag(text)
+    except FleetError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+    return target, spec, text
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m pcs.simulator",
-                                description="Run a fleet of simulated Redfish BMCs.")
+                                description="Run a fleet of simulated Redfish BMCs.",
+                                epilog=FAULTS_HELP,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bmcs", type=int, required=True, help="number of BMCs")
     p.add_argument("--nodes-per-bmc", type=int, default=2)
     p.add_argument("--port-base", type=int, default=30000,
@@ -44,6 +77,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="switchable outlets (AA1, AA2, ...) per PDU controller")
     p.add_argument("--switches", type=int, default=0,
                    help="number of management switches x3000c0w<k> (ports after the PDUs)")
+    p.add_argument("--fault", action="append", default=[], type=_fault_flag,
+                   metavar="TARGET=KIND[:key=value,...]",
+                   help="install a fault at start (repeatable; see 'faults' below)")
     a = p.parse_args(argv)
     if a.bmcs < 1 or a.nodes_per_bmc < 1:
         p.error("--bmcs and --nodes-per-bmc must be >= 1")
@@ -61,13 +97,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         except ValueError as exc:
             p.error(f"--reset-types: {exc}")
     try:
-        serve(a.bmcs, nodes_per_bmc=a.nodes_per_bmc, port_base=a.port_base, host=a.host,
-              power_delay_s=a.power_delay, initial_state=a.initial_state,
-              username=a.username, password=a.password, admin_port=a.admin_port,
-              inventory_file=a.inventory_file, register_url=a.register_url,
-              chassis_bmcs=a.chassis_bmcs, bmc_boot_delay_s=a.bmc_boot_delay,
-              reset_types=reset_types, pdus=a.pdus, outlets_per_pdu=a.outlets_per_pdu,
-              switches=a.switches)
+        fleet = Fleet(a.bmcs, nodes_per_bmc=a.nodes_per_bmc, port_base=a.port_base,
+                      power_delay_s=a.power_delay, initial_state=a.initial_state,
+                      chassis_bmcs=a.chassis_bmcs, bmc_boot_delay_s=a.bmc_boot_delay,
+                      reset_types=reset_types, pdus=a.pdus, outlets_per_pdu=a.outlets_per_pdu,
+                      switches=a.switches)
+    except FleetError as exc:
+        p.error(str(exc))
+    for target, spec, text in a.fault:
+        try:
+            fleet.set_fault_target(target, spec)
+        except FleetError as exc:
+            p.error(f"argument --fault: {text!r}: {exc}")
+    try:
+        serve_fleet(fleet, host=a.host, username=a.username, password=a.password,
+                    admin_port=a.admin_port, inventory_file=a.inventory_file,
+                    register_url=a.register_url)
     except KeyboardInterrupt:
         pass
     except OSError as exc:

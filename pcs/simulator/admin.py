@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Optional
+from typing import Any
 
 from aiohttp import web
 
@@ -22,7 +22,7 @@ def _power_body(body: Any) -> str:
 
 
 class AdminMixin:
-    """Mixed into Simulator; expects ``fleet``, ``host`` and ``_sync_bmc``."""
+    """Mixed into Simulator; expects ``fleet``, ``host``, ``_faults_changed``, ``_reconcile``."""
 
     fleet: Fleet
     host: str
@@ -81,17 +81,17 @@ class AdminMixin:
         xname = rest[1]
         if len(rest) == 2 and m == "GET":
             return _json(f.describe_bmc(f.bmc(xname), time.time(), self.host))
-        if len(rest) == 3 and rest[2] == "fault":
+        if len(rest) == 3 and rest[2] == "fault":   # xname: a BMC or one of its nodes
             if m == "PUT":
                 fault = f.set_fault(xname, await self._admin_body(request))
-                await self._apply_fault(xname, fault["fault"])
+                await self._faults_changed(xname)
                 return _json({"xname": xname, "fault": fault})
             if m == "DELETE":
                 f.clear_fault(xname)
-                await self._apply_fault(xname, None)
+                await self._faults_changed(xname)
                 return _json({"xname": xname, "fault": None})
             if m == "GET":
-                return _json({"xname": xname, "fault": f.bmc(xname).fault})
+                return _json(f.shown_fault(xname))
             return _json({"error": "method not allowed"}, 405)
         if len(rest) == 3 and rest[2] == "allowable":
             if m == "PUT":
@@ -153,7 +153,7 @@ class AdminMixin:
                           "PowerState": f.chassis_states(f.chassis_bmc(xname), now)[rest[3]]})
         return _json({"error": "not found"}, 404)
 
-    async def _apply_fault(self, xname: str, kind: Optional[str]) -> None:
+    async def _faults_changed(self, xname: str) -> None:
         raise NotImplementedError
 
     async def _reconcile(self) -> None:

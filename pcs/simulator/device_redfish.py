@@ -82,19 +82,16 @@ class DeviceRedfishMixin(RedfishMixin):
         return self._not_found(path)
 
     def _outlet_power_control(self, p: PDUController, oid: str, body: Any) -> web.Response:
-        err = self._fault_response(p)
-        if err is not None:
-            return err
         if not isinstance(body, dict):
             return malformed_json()
         state = body.get("PowerState")
         if not isinstance(state, str) or state not in OUTLET_POWER_STATES:
             return self._bad_parameter("PowerState", state)
         try:
-            self.fleet.outlet_power_control(p.xname, oid, state, time.time())
+            applied = self.fleet.outlet_power_control(p.xname, oid, state, time.time())
         except FleetError:
             return self._bad_parameter("PowerState", state)
-        return web.Response(status=204)
+        return self._no_content(applied)
 
     # ---- management switch ----------------------------------------------------
     def _switch_redfish(self, sw: MgmtSwitch, method: str, path: str, parts: List[str],
@@ -114,10 +111,10 @@ class DeviceRedfishMixin(RedfishMixin):
             if isinstance(rt, web.Response):
                 return rt
             try:
-                self.fleet.switch_reset(sw.xname, rt, time.time())
+                applied = self.fleet.switch_reset(sw.xname, rt, time.time())
             except FleetError:
                 return self._bad_reset_type(rt)
-            return web.Response(status=204)
+            return self._no_content(applied)
         return self._not_found(path)
 
     # ---- helpers ----------------------------------------------------------------

@@ -42,7 +42,7 @@ def _norm_power(state: Any) -> str:
 
 
 class DevicesMixin:
-    """Mixed into Fleet; expects ``by_xname``, ``by_port``, ``power_delay_s``, ``_swallowed``."""
+    """Mixed into Fleet; expects ``by_xname``, ``by_port``, ``_swallowed``, ``power_delay``."""
 
     by_xname: Dict[str, BMC]
     by_port: Dict[int, BMC]
@@ -67,9 +67,6 @@ class DevicesMixin:
         for d in (*self.pdus, *self.switches):
             self.by_xname[d.xname] = d
             self.by_port[d.port] = d
-
-    def _swallowed(self, b: BMC) -> bool:  # pragma: no cover - provided by Fleet
-        raise NotImplementedError
 
     # ---- lookup -----------------------------------------------------------
     def pdu(self, xname: str) -> PDUController:
@@ -98,7 +95,7 @@ class DevicesMixin:
             raise FleetError(f"unsupported PowerState {state!r}")
         if self._swallowed(self.pdu(xname)):
             return False
-        el.reset(state, now, self.power_delay_s)
+        el.reset(state, now, self.power_delay(self.pdu(xname)))
         return True
 
     def set_outlet_power(self, xname: str, oid: str, state: Any, now: float) -> str:
@@ -114,7 +111,7 @@ class DevicesMixin:
             raise FleetError(f"unsupported ResetType {reset_type!r}")
         if self._swallowed(sw):
             return False
-        sw.switch.reset(reset_type, now, self.power_delay_s)
+        sw.switch.reset(reset_type, now, self.power_delay(sw))
         return True
 
     def set_switch_power(self, xname: str, state: Any, now: float) -> str:

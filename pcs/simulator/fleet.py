@@ -11,12 +11,12 @@ import collections
 from typing import Any, Deque, Dict, Iterable, List, Optional
 
 from .devices import PDU_KIND, SWITCH_KIND, DevicesMixin
+from .faults import FAULT_KINDS, FaultsMixin
 from .hierarchy import EnclosureOff, HierarchyMixin, Unreachable
 from .model import (
     ALLOWABLE_RESET_TYPES,
     BMC,
     CHASSIS_RESET_TYPES,
-    FAULT_KINDS,
     KNOWN_RESET_TYPES,
     LOG_MAX_ENTRIES,
     MANAGER_RESET_TYPES,
@@ -31,6 +31,7 @@ from .model import (
     PDUController,
     System,
     bmc_xname,
+    parse_reset_types,
     pdu_xname,
     switch_xname,
 )
@@ -42,6 +43,7 @@ from .resources import (
     service_root,
     system_resource,
 )
+from .tasks import TasksMixin
 
 __all__ = [
     "ALLOWABLE_RESET_TYPES", "CHASSIS_RESET_TYPES", "FAULT_KINDS", "KNOWN_RESET_TYPES",
@@ -54,26 +56,8 @@ __all__ = [
 ]
 
 
-def parse_reset_types(values: Iterable[Any], allowed: Iterable[str] = KNOWN_RESET_TYPES
-                      ) -> List[str]:
-    """Validate a list of ResetType names (no duplicates kept, order kept)."""
-    allowed = set(allowed)
-    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
-        raise FleetError("ResetType must be a list of strings")
-    out: List[str] = []
-    for v in values:
-        if not isinstance(v, str) or v not in allowed:
-            raise FleetError(f"unsupported ResetType {v!r} "
-                             f"(known: {', '.join(sorted(allowed))})")
-        if v not in out:
-            out.append(v)
-    if not out:
-        raise FleetError("ResetType list must not be empty")
-    return out
-
-
-class Fleet(HierarchyMixin, DevicesMixin):
-    """All BMCs, their systems, faults and the request log.
+class Fleet(FaultsMixin, TasksMixin, HierarchyMixin, DevicesMixin):
+    """All BMCs, their systems, faults (see ``faults``), tasks and the request log.
 
     ``bmcs`` holds the node BMCs (ports port_base + i); with ``chassis_bmcs`` a chassis BMC
     per chassis follows in ``chassis_bmcs`` (ports port_base + len(bmcs) + j); then the
@@ -169,25 +153,18 @@ class Fleet(HierarchyMixin, DevicesMixin):
         return self.allowable(b)
 
     # ---- power ----------------------------------------------------------
-    def _swallowed(self, b: BMC) -> bool:
-        if b.fault and b.fault.get("fault") == "ignore" and b.ignore_remaining > 0:
-            b.ignore_remaining -= 1
-            if b.ignore_remaining == 0:
-                b.fault = None
-            return True
-        return False
-
     def reset(self, xname: str, system: str, reset_type: str, now: float) -> bool:
         """Apply a reset. Returns False if an 'ignore' fault swallowed it."""
         b = self.bmc(xname)
-        s = self.system(xname, system)
+        self.system(xname, system)
         if reset_type not in KNOWN_RESET_TYPES:
             raise FleetError(f"unsupported ResetType {reset_type!r}")
         if self.hierarchy:
             self.check_node_bmc(b, now)
-        if self._swallowed(b):
+        self.settle_tasks(b, now)
+        if self._swallowed(b, system):
             return False
-        s.reset(reset_type, now, self.power_delay_s)
+        self.power_reset(b, system, reset_type, now)
         return True
 
     def reset_chassis(self, xname: str, cid: str, reset_type: str, now: float) -> bool:
@@ -214,46 +191,18 @@ class Fleet(HierarchyMixin, DevicesMixin):
 
     def power_states(self, xname: str, now: float) -> Dict[str, str]:
         self.sync_for(self.bmc(xname), now)
+        self.settle_tasks(self.bmc(xname), now)
         return {n: s.power_state(now) for n, s in self.bmc(xname).systems.items()}
-
-    # ---- faults ---------------------------------------------------------
-    def set_fault(self, xname: str, spec: Dict[str, Any]) -> Dict[str, Any]:
-        """Validate and install a fault; returns the normalised fault."""
-        b = self.bmc(xname)
-        if not isinstance(spec, dict):
-            raise FleetError("fault body must be a JSON object")
-        kind = spec.get("fault")
-        if kind not in FAULT_KINDS:
-            raise FleetError(f"fault must be one of {', '.join(FAULT_KINDS)}")
-        fault: Dict[str, Any] = {"fault": kind}
-        if kind == "status":
-            status = spec.get("status", 500)
-            if not isinstance(status, int) or not 100 <= status <= 599:
-                raise FleetError("status must be an integer HTTP status")
-            fault["status"] = status
-            fault["message"] = str(spec.get("message", "Internal error"))
-        elif kind == "ignore":
-            count = spec.get("count", 1)
-            if not isinstance(count, int) or count < 0:
-                raise FleetError("count must be a non-negative integer")
-            fault["count"] = count
-            b.ignore_remaining = count
-        b.fault = fault
-        return fault
-
-    def clear_fault(self, xname: str) -> Optional[Dict[str, Any]]:
-        b = self.bmc(xname)
-        old, b.fault, b.ignore_remaining = b.fault, None, 0
-        return old
-
-    def fault_kind(self, b: BMC) -> Optional[str]:
-        return b.fault.get("fault") if b.fault else None
 
     # ---- request log ----------------------------------------------------
     def record(self, t: float, bmc: str, method: str, path: str, body: Any,
-               status: int) -> None:
-        self.log.append({"time": t, "bmc": bmc, "method": method, "path": path,
-                         "body": body, "status": status})
+               status: int, fault: Optional[str] = None) -> Dict[str, Any]:
+        """Append a log entry; the server fills in status (0: no HTTP answer) and the kind
+        of fault that decided the answer as the request proceeds."""
+        entry = {"time": t, "bmc": bmc, "method": method, "path": path, "body": body,
+                 "status": status, "fault": fault}
+        self.log.append(entry)
+        return entry
 
     def entries(self, bmc: Optional[str] = None,
                 since: Optional[float] = None) -> List[Dict[str, Any]]:
@@ -269,7 +218,8 @@ class Fleet(HierarchyMixin, DevicesMixin):
         self.sync_for(b, now)
         d: Dict[str, Any] = {"xname": b.xname, "address": f"{host}:{b.port}",
                              "type": b.kind, "systems": self.power_states(b.xname, now),
-                             "fault": b.fault, "powered": b.powered,
+                             "fault": b.faults[-1] if b.faults else None,
+                             "faults": list(b.faults), "powered": b.powered,
                              "reachable": b.reachable(now)}
         if isinstance(b, ChassisBMC):
             d["chassis"] = self.chassis_states(b, now)

@@ -16,7 +16,7 @@ from .model import BMC, OFF, ON, ChassisBMC, FleetError, System, chassis_of, slo
 
 
 class HierarchyMixin:
-    """Mixed into Fleet; expects ``bmcs``, ``by_xname``, ``by_port``, ``power_delay_s``."""
+    """Mixed into Fleet; expects ``bmcs``, ``by_xname``, ``by_port``, ``power_delay``."""
 
     bmcs: List[BMC]
     by_xname: Dict[str, BMC]
@@ -119,7 +119,7 @@ class HierarchyMixin:
         if reset_type in ("On", "ForceOn"):
             self._check_enclosure_on(cb, cid)
         before = el.state
-        el.reset(reset_type, now, self.power_delay_s)
+        el.reset(reset_type, now, self.power_delay(cb))
         if el.pending_target is None and el.state != before:
             self._apply(cb, cid, el.state, now)   # a zero delay takes effect (and couples) now
 

@@ -5,7 +5,7 @@ No I/O here: time is passed in explicitly as a float (epoch seconds).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 ON = "On"
 OFF = "Off"
@@ -19,6 +19,8 @@ ALLOWABLE_RESET_TYPES = [
 ]
 # ResetType values the power model understands (superset of the above).
 KNOWN_RESET_TYPES = set(ALLOWABLE_RESET_TYPES) | {"ForceOn", "PowerCycle", "Off"}
+# ResetType values that go Off and come back On (a power-on even from On).
+RESTART_TYPES = ("GracefulRestart", "ForceRestart", "PowerCycle")
 # ResetType values a chassis (enclosure or blade) understands, and its default.
 CHASSIS_RESET_TYPES = {"On", "ForceOn", "ForceOff", "Off", "GracefulShutdown"}
 CHASSIS_ALLOWABLE = ["On", "ForceOff"]
@@ -27,7 +29,6 @@ MANAGER_RESET_TYPES = ["ForceRestart", "GracefulRestart"]
 OUTLET_POWER_STATES = ["On", "Off"]
 SWITCH_ALLOWABLE = ["On", "ForceOff", "GracefulShutdown"]
 
-FAULT_KINDS = ("status", "hang", "down", "ignore")
 LOG_MAX_ENTRIES = 200_000
 
 
@@ -42,6 +43,24 @@ class FleetError(ValueError):
     """Invalid argument for a fleet operation (bad fault, unknown name...)."""
 
 
+def parse_reset_types(values: Iterable[Any], allowed: Iterable[str] = KNOWN_RESET_TYPES
+                      ) -> List[str]:
+    """Validate a list of ResetType names (no duplicates kept, order kept)."""
+    allowed = set(allowed)
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
+        raise FleetError("ResetType must be a list of strings")
+    out: List[str] = []
+    for v in values:
+        if not isinstance(v, str) or v not in allowed:
+            raise FleetError(f"unsupported ResetType {v!r} "
+                             f"(known: {', '.join(sorted(allowed))})")
+        if v not in out:
+            out.append(v)
+    if not out:
+        raise FleetError("ResetType list must not be empty")
+    return out
+
+
 @dataclass
 class System:
     """One ComputerSystem with a power state and an optional pending change."""
@@ -50,11 +69,16 @@ class System:
     state: str = OFF  # settled state: On / Off
     pending_target: Optional[str] = None
     pending_due: float = 0.0
+    fallback_at: Optional[float] = None   # a 'fallback' fault drops it to Off then
 
     def _settle(self, now: float) -> None:
         if self.pending_target is not None and now >= self.pending_due:
             self.state = self.pending_target
             self.pending_target = None
+        if (self.fallback_at is not None and now >= self.fallback_at
+                and self.pending_target is None):
+            self.state = OFF
+            self.fallback_at = None
 
     def power_state(self, now: float) -> str:
         self._settle(now)
@@ -68,9 +92,10 @@ class System:
         return self.pending_target if self.pending_target is not None else self.state
 
     def set_state(self, state: str) -> None:
-        """Set the power state directly, cancelling any pending change."""
+        """Set the power state directly, cancelling any pending change (and fallback)."""
         self.state = state
         self.pending_target = None
+        self.fallback_at = None
 
     def _go(self, target: str, now: float, delay: float) -> None:
         if target == self.state:
@@ -92,7 +117,7 @@ class System:
             self._go(OFF, now, delay)
         elif reset_type == "PushPowerButton":
             self._go(OFF if self.target(now) == ON else ON, now, delay)
-        elif reset_type in ("GracefulRestart", "ForceRestart", "PowerCycle"):
+        elif reset_type in RESTART_TYPES:
             # Goes off at once, then comes back on after the delay.
             self.state = OFF
             self.pending_target = None
@@ -109,8 +134,8 @@ class BMC:
     xname: str
     port: int
     systems: Dict[str, System] = field(default_factory=dict)
-    fault: Optional[Dict[str, Any]] = None
-    ignore_remaining: int = 0
+    faults: List[Dict[str, Any]] = field(default_factory=list)   # disjoint scopes, see faults
+    tasks: Dict[str, Task] = field(default_factory=dict)       # Redfish Tasks by Id
     kind: str = "NodeBMC"
     powered: bool = True          # False while the slot holding it is powered off
     boot_until: float = 0.0       # unreachable until then (Manager reset, slot power-on)
@@ -141,6 +166,27 @@ class ChassisBMC(BMC):
         out = {"Enclosure": self.enclosure}
         out.update({f"Blade{s}": self.blades[s] for s in sorted(self.blades)})
         return out
+
+
+@dataclass
+class Task:
+    """A reset accepted as a Redfish Task (the 'task' fault): it ends at ``due``."""
+
+    id: str
+    system: str
+    reset_type: str
+    target_uri: str
+    body: Any
+    start: float
+    due: float
+    outcome: str            # "completed" (the reset is applied at due) or "exception"
+    message: str
+    settled: bool = False   # the outcome has been applied
+
+    def state(self, now: float) -> str:
+        if now < self.due:
+            return "Running"
+        return "Completed" if self.outcome == "completed" else "Exception"
 
 
 def chassis_of(i: int) -> str:

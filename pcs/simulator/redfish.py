@@ -24,6 +24,7 @@ from .fleet import (
     system_resource,
 )
 from .resources import collection
+from .tasks import task_resource, task_service, task_uri, tasks_collection
 
 JSON_CT = "application/json"
 COLLECTION_TYPES = {"Systems": "ComputerSystem", "Chassis": "Chassis", "Managers": "Manager"}
@@ -37,6 +38,12 @@ def _json(data: Any, status: int = 200) -> web.Response:
 def redfish_error(status: int, message_id: str, message: str,
                   resolution: str = "None.") -> web.Response:
     return _json(error_body(message_id, message, resolution), status)
+
+
+def fault_answer(resp: web.StreamResponse, kind: str) -> web.StreamResponse:
+    """Mark the answer as decided by a fault of ``kind`` (shown in the request log)."""
+    resp["fault"] = kind
+    return resp
 
 
 def malformed_json() -> web.Response:
@@ -86,11 +93,14 @@ class RedfishMixin:
         parts = path.split("/")[3:]  # after ['', 'redfish', 'v1']
         if not parts:
             return self._not_found(path)
+        now = time.time()
+        self.fleet.settle_tasks(b, now)
+        if parts[0] == "TaskService":
+            return self._task_service(b, method, path, parts, now)
         device = self._device_redfish(b, method, path, parts, body)
         if device is not None:   # a PDU controller or management switch
             return device
         coll = parts[0]
-        now = time.time()
         chassis_ids = (list(b.elements()) if isinstance(b, ChassisBMC) else ["Enclosure"])
         if len(parts) == 1 and coll in ("Systems", "Chassis", "Managers"):
             if method != "GET":
@@ -108,7 +118,7 @@ class RedfishMixin:
             if parts[2:] == ["Actions", "ComputerSystem.Reset"]:
                 if method != "POST":
                     return self._not_allowed(path)
-                return self._system_reset(b, name, body)
+                return self._system_reset(b, name, path, body)
         elif coll == "Chassis" and len(parts) >= 2 and parts[1] in chassis_ids:
             if len(parts) == 2:
                 if method != "GET":
@@ -139,53 +149,73 @@ class RedfishMixin:
         """Hook: the response of a non-node service (see ``device_redfish``), else None."""
         return None
 
-    def _fault_response(self, b: BMC) -> Optional[web.Response]:
-        f = b.fault
-        if f and f.get("fault") == "status":
-            return redfish_error(f["status"], "GeneralError", f["message"])
-        return None
+    def _task_service(self, b: BMC, method: str, path: str, parts: List[str],
+                      now: float) -> web.Response:
+        if method != "GET":
+            return self._not_allowed(path)
+        if parts == ["TaskService"]:
+            return _json(task_service())
+        if parts == ["TaskService", "Tasks"]:
+            return _json(tasks_collection(b))
+        task = b.tasks.get(parts[2]) if len(parts) == 3 and parts[1] == "Tasks" else None
+        if task is None:
+            return self._not_found(path)
+        # a task monitor answers 202 while the task runs, then the finished Task
+        running = task.state(now) == "Running"
+        resp = _json(task_resource(task, now), 202 if running else 200)
+        if running:
+            resp.headers["Location"] = task_uri(task)
+        return resp
 
-    def _reset_type(self, b: BMC, body: Any) -> Any:
-        """The requested ResetType, or an error response."""
-        err = self._fault_response(b)
-        if err is not None:
-            return err
+    def _reset_type(self, b: BMC, body: Any, system: Optional[str] = None) -> Any:
+        """The requested ResetType, or an error response ('refuse' faults included)."""
         if not isinstance(body, dict):
             return malformed_json()
         rt = body.get("ResetType")
         if not isinstance(rt, str) or rt not in self.fleet.allowable(b):
             return self._bad_reset_type(rt)
+        if self.fleet.refuses(b, system, rt):   # advertised, yet turned down
+            return fault_answer(self._bad_reset_type(rt), "refuse")
         return rt
 
-    def _system_reset(self, b: BMC, name: str, body: Any) -> web.Response:
-        rt = self._reset_type(b, body)
+    def _system_reset(self, b: BMC, name: str, path: str, body: Any) -> web.StreamResponse:
+        rt = self._reset_type(b, body, name)
         if isinstance(rt, web.Response):
             return rt
+        now = time.time()
         try:
-            self.fleet.reset(b.xname, name, rt, time.time())
+            task = self.fleet.start_task(b.xname, name, rt, path, body, now)
+            applied = True if task is not None else self.fleet.reset(b.xname, name, rt, now)
         except Unreachable as exc:
             return redfish_error(503, "ServiceTemporarilyUnavailable", str(exc))
         except FleetError:
             return self._bad_reset_type(rt)
-        return web.Response(status=204)
+        if task is not None:
+            resp = _json(task_resource(task, now), 202)
+            resp.headers["Location"] = task_uri(task)
+            return fault_answer(resp, "task")
+        return self._no_content(applied)
+
+    @staticmethod
+    def _no_content(applied: bool) -> web.Response:
+        """204 for an accepted action; marked when an 'ignore' fault swallowed it."""
+        resp = web.Response(status=204)
+        return resp if applied else fault_answer(resp, "ignore")
 
     def _chassis_reset(self, b: ChassisBMC, cid: str, body: Any) -> web.Response:
         rt = self._reset_type(b, body)
         if isinstance(rt, web.Response):
             return rt
         try:
-            self.fleet.reset_chassis(b.xname, cid, rt, time.time())
+            applied = self.fleet.reset_chassis(b.xname, cid, rt, time.time())
         except EnclosureOff as exc:
             return redfish_error(400, "ActionNotSupported", str(exc),
                                  "Power on the Enclosure first.")
         except FleetError:
             return self._bad_reset_type(rt)
-        return web.Response(status=204)
+        return self._no_content(applied)
 
     def _manager_reset(self, b: BMC, raw: bytes, body: Any) -> web.Response:
-        err = self._fault_response(b)
-        if err is not None:
-            return err
         if raw and not isinstance(body, dict):
             return malformed_json()
         rt = body.get("ResetType") if isinstance(body, dict) else None

@@ -49,6 +49,7 @@ def service_root(b: BMC) -> Dict[str, Any]:
         "Systems": {"@odata.id": "/redfish/v1/Systems"},
         "Chassis": {"@odata.id": "/redfish/v1/Chassis"},
         "Managers": {"@odata.id": "/redfish/v1/Managers"},
+        "TaskService": {"@odata.id": "/redfish/v1/TaskService"},
     }
     if isinstance(b, PDUController):
         root["PowerEquipment"] = {"@odata.id": "/redfish/v1/PowerEquipment"}

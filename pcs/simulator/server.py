@@ -47,7 +47,7 @@ class Simulator(DeviceRedfishMixin, AdminMixin):
         self.admin_port = admin_port if admin_port is not None else fleet.port_base - 1
         self._auth_ok = "Basic " + base64.b64encode(
             f"{username}:{password}".encode()).decode()
-        self._hang_events: Dict[str, asyncio.Event] = {}
+        self._fault_events: Dict[str, asyncio.Event] = {}   # BMC xname -> set on change
         self._sites: Dict[int, web.TCPSite] = {}
         self.runner: Optional[web.AppRunner] = None
         self._closing = False
@@ -86,7 +86,7 @@ class Simulator(DeviceRedfishMixin, AdminMixin):
                 await self._tick_task
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
-        for ev in self._hang_events.values():
+        for ev in self._fault_events.values():
             ev.set()
         if self.runner is not None:
             await self.runner.cleanup()
@@ -103,42 +103,59 @@ class Simulator(DeviceRedfishMixin, AdminMixin):
         return await self._bmc_request(b, request)
 
     async def _bmc_request(self, b: BMC, request: web.Request) -> web.StreamResponse:
-        t0 = time.time()
-        body: Any = None
-        status = 500
+        # Logged on arrival, so a hung request shows (status 0) while it hangs.
+        entry = self.fleet.record(time.time(), b.xname, request.method, request.path_qs,
+                                  None, 0)
         try:
             raw = await request.read()
-            if raw:
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    body = raw.decode("utf-8", "replace")
-            kind = self.fleet.fault_kind(b)
-            if kind == "hang":
-                ev = self._hang_events.setdefault(b.xname, asyncio.Event())
-                try:
-                    await asyncio.wait_for(ev.wait(), HANG_MAX_S)
-                except asyncio.TimeoutError:
-                    pass
-                kind = self.fleet.fault_kind(b)
-            if (kind == "down" or b.port not in self._sites
-                    or not self.fleet.reachable(b, time.time())):
-                # Existing keep-alive connection to a "down" (or unpowered,
-                # rebooting) BMC: drop it.
-                if request.transport is not None:
-                    request.transport.close()
-                status = 0
-                return web.Response(status=503)
+            entry["body"] = body = _request_body(raw)
+            while True:
+                if (self.fleet.is_down(b) or b.port not in self._sites
+                        or not self.fleet.reachable(b, time.time())):
+                    # Existing keep-alive connection to a "down" (or unpowered,
+                    # rebooting) BMC: drop it.
+                    entry["fault"] = entry["fault"] or ("down" if self.fleet.is_down(b)
+                                                        else None)
+                    return _no_answer(request)
+                fault = self.fleet.request_fault(b, request.method, request.path)
+                if fault is None:
+                    break
+                entry["fault"] = fault["fault"]
+                if fault["fault"] == "close":
+                    return _no_answer(request)
+                if fault["fault"] == "status":
+                    resp = status_fault_answer(fault)
+                    entry["status"] = resp.status
+                    return resp
+                if not await self._hang(b, fault):   # simulator stopping, or HANG_MAX_S
+                    return _no_answer(request)
+                # the hang fault is gone: answer as the BMC's faults now say
             resp = self._redfish(b, request, raw, body)
-            status = resp.status
+            entry["status"] = resp.status
+            entry["fault"] = entry["fault"] or resp.get("fault")
             return resp
-        finally:
-            self.fleet.record(t0, b.xname, request.method, request.path_qs, body, status)
+        except Exception:
+            entry["status"] = 500
+            raise
+
+    async def _hang(self, b: BMC, fault: Dict[str, Any]) -> bool:
+        """Wait while ``fault`` is installed on ``b``. False: stopping or waited HANG_MAX_S."""
+        deadline = time.monotonic() + HANG_MAX_S
+        while self.fleet.fault_installed(b, fault):
+            left = deadline - time.monotonic()
+            if self._closing or left <= 0:
+                return False
+            changed = self._fault_events.setdefault(b.xname, asyncio.Event())
+            try:
+                await asyncio.wait_for(changed.wait(), left)
+            except TimeoutError:
+                return False
+        return not self._closing
 
     # ---- reachability -----------------------------------------------------
     def _should_listen(self, b: BMC, now: float) -> bool:
         # the caller has settled the whole fleet at ``now``
-        return self.fleet.fault_kind(b) != "down" and b.reachable(now)
+        return not self.fleet.is_down(b) and b.reachable(now)
 
     async def _reconcile(self) -> None:
         """Open or close BMC ports to match faults and (hierarchy) power/boot state."""
@@ -169,17 +186,12 @@ class Simulator(DeviceRedfishMixin, AdminMixin):
         if self.fleet.hierarchy and not self._closing:
             asyncio.get_running_loop().create_task(self._reconcile())
 
-    async def _apply_fault(self, xname: str, kind: Optional[str]) -> None:
-        """Sync listening sockets / hang events with the BMC's current fault."""
-        self.fleet.bmc(xname)
-        if kind == "hang":
-            ev = self._hang_events.get(xname)
-            if ev is None or ev.is_set():
-                self._hang_events[xname] = asyncio.Event()
-        else:
-            ev = self._hang_events.pop(xname, None)
-            if ev is not None:
-                ev.set()
+    async def _faults_changed(self, xname: str) -> None:
+        """Wake the requests hung on this BMC (they look again) and open or close its port."""
+        b, _ = self.fleet.bmc_and_system(xname)
+        changed = self._fault_events.pop(b.xname, None)
+        if changed is not None:
+            changed.set()
         await self._reconcile()
 
     # ---- startup side effects ------------------------------------------
@@ -230,6 +242,32 @@ class Simulator(DeviceRedfishMixin, AdminMixin):
             for items in groups.values():
                 await asyncio.gather(*(one(session, it) for it in items))
         return failures
+
+
+def _request_body(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
+def _no_answer(request: web.Request) -> web.Response:
+    """Close the connection without an HTTP answer (the client sees it drop)."""
+    if request.transport is not None:
+        request.transport.close()
+    return web.Response(status=503)   # never sent: the transport is closed
+
+
+def status_fault_answer(fault: Dict[str, Any]) -> web.Response:
+    resp = redfish_error(fault["status"], "GeneralError", fault["message"])
+    if "retry_after" in fault:
+        resp.headers["Retry-After"] = str(fault["retry_after"])
+    if fault["status"] == 401:
+        resp.headers["WWW-Authenticate"] = 'Basic realm="simulator"'
+    resp["fault"] = "status"
+    return resp
 
 
 def ready_line(fleet: Fleet, host: str, admin_port: int) -> str:
