@@ -21,8 +21,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# Whole-machine transitions (NODES=10000 by default; minutes), then API latency and the sweep.
 bench: $(STAMP)
-	$(PY) tests/bench_transitions.py --nodes $(or $(NODES),1000)
+	$(PY) tests/bench_transitions.py --nodes $(or $(NODES),10000)
 	$(PY) tests/bench_api_scale.py
 	$(PY) tests/bench_sweep.py
 

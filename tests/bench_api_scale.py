@@ -14,15 +14,33 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_transitions import machine, report, store_finished_transitions  # noqa: E402
+from benchlib import machine, plain_url, report  # noqa: E402
 from harness import answers, migrated_database  # noqa: E402
+
+
+def store_finished_transitions(database: str, count: int) -> None:
+    """Bulk-insert finished transitions with one task each, as a long-running site keeps."""
+    import psycopg
+    with psycopg.connect(plain_url(database)) as conn:
+        conn.execute("""
+            WITH t AS (
+              INSERT INTO transitions (id, operation, task_deadline_minutes, status, created_at,
+                                       expires_at, finished_at, requested_by, multi_tier)
+              SELECT gen_random_uuid(), 'On', 5, 'completed', now() - interval '1 hour',
+                     now() + interval '23 hours', now(), '{}', false
+              FROM generate_series(1, %s)
+              RETURNING id)
+            INSERT INTO transition_tasks (transition_id, xname, state, description, error, plan,
+                                          phase, attempt, resends)
+            SELECT id, 'x9000c0s0b0n0', 'succeeded', 'Transition confirmed, on', '', '[]',
+                   'confirm', 1, 0 FROM t""", (count,))
 
 
 def store_components(database: str, count: int) -> list[str]:
     import psycopg
     names = [f"x{1000 + i // 64}c{(i // 8) % 8}s{i % 8}b0n{j}" for i in range(count // 2)
              for j in range(2)]
-    with psycopg.connect(database.replace("postgresql+psycopg://", "postgresql://")) as conn:
+    with psycopg.connect(plain_url(database)) as conn:
         bmc_id = conn.execute(
             "INSERT INTO bmcs (xname, address, scheme, username, password_encrypted, verify_tls)"
             " VALUES ('x9999c0s0b0', '127.0.0.1:1', 'http', 'root', '\\x00', false)"

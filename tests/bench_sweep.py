@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_transitions import machine, report  # noqa: E402
+from benchlib import machine, report  # noqa: E402
 from harness import Simulator, answers, migrated_database  # noqa: E402
 
 
