@@ -34,7 +34,9 @@ class Settings:
         28379, "PCS_EMBEDDED_BROKER_PORT", "port of the embedded Valkey broker")
     api_host: str = _opt("127.0.0.1", "PCS_API_HOST", "address the API binds")
     api_port: int = _opt(28007, "PCS_API_PORT", "port the API listens on")
-    api_threads: int = _opt(16, "PCS_API_THREADS", "gunicorn threads of the API process")
+    api_threads: int = _opt(
+        64, "PCS_API_THREADS", "gunicorn threads of the API process; each open event stream "
+        "holds one, so this bounds the streams open at once")
     flower_port: int = _opt(5555, "PCS_FLOWER_PORT", "port of Celery Flower (127.0.0.1)")
     secret_key: str | None = _opt(
         None, "PCS_SECRET_KEY", "key that encrypts BMC passwords; unset = <state dir>/secret.key")

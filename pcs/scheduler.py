@@ -23,8 +23,8 @@ from pcs.domain import outcomes, xnames
 from pcs.domain.admission import admit
 from pcs.domain.tiers import first_tier, possible_tiers
 from pcs.domain.operations import Operation
-from pcs.models import (DEFERRED, DISPATCHED, QUEUED, READY, RUNNING, Component, ComponentLock,
-                        Transition, TransitionTask)
+from pcs.models import (DEFERRED, DISPATCHED, QUEUED, READY, RUNNING, TASK_STATUS_FOR, Component,
+                        ComponentLock, Transition, TransitionTask)
 
 # Hot-path statements use the Core tables: the ORM's bulk-update machinery costs CPU per call.
 tasks = TransitionTask.__table__
@@ -71,7 +71,7 @@ def submit(session: Session, settings: Settings, operation: Operation, deadline_
 
     refused = reservations.refusals({loc.xname: loc.deputy_key for loc, p in parsed
                                      if p is not None and p.name in inventory})
-    rows, ended, runnable, seen, tiers = [], [], [], set(), set()
+    rows, runnable, seen, tiers = [], [], set(), set()
     for location, name in parsed:
         xname = name.name if name else location.xname
         if xname in seen:
@@ -94,14 +94,11 @@ def submit(session: Session, settings: Settings, operation: Operation, deadline_
         else:
             row.update(state=verdict.state, description=verdict.description,
                        error=verdict.error, finished_at=now)
-            ended.append({"transition_id": transition.id, "xname": xname, "kind": "task",
-                          "data": {"state": verdict.state, "error": verdict.error}})
         rows.append(row)
     transition.multi_tier = len(tiers) > 1
     _insert_tasks(session, transition.id, now, rows)
-    events.record(session, transition.id, "transition", status="new",
-                  operation=operation.value, total=len(rows))
-    events.record_many(session, ended)
+    events.transition(session, transition.id, "new")
+    events.tasks_submitted(session, transition.id)   # queued, or failed at once with the reason
     if not runnable:
         complete_if_done(session, transition.id)
     return transition
@@ -181,8 +178,10 @@ def dispatch(session: Session, now: datetime, budget: int) -> list[tuple[int, st
     started = sorted({row.transition_id for row in picked})
     if started:
         # A transition is in progress from the moment its first task goes to a worker.
-        session.execute(text("UPDATE transitions SET status = 'in-progress' "
-                             "WHERE id = ANY(:ids) AND status = 'new'"), {"ids": started})
+        started = session.scalars(text("UPDATE transitions SET status = 'in-progress' "
+                                       "WHERE id = ANY(:ids) AND status = 'new' RETURNING id"),
+                                  {"ids": started}).all()
+        events.transitions_changed(session, sorted(started), "in-progress")
     return [(row.id, row.xname) for row in picked]
 
 
@@ -196,6 +195,7 @@ class Claim:
     attempt: int
     transition_id: uuid.UUID
     component_id: int | None
+    xname: str = ""
 
 
 def claim(session: Session, task_id: int, lease_s: float) -> Claim | None:
@@ -207,10 +207,14 @@ def claim(session: Session, task_id: int, lease_s: float) -> Claim | None:
         .values(state=RUNNING, attempt=tasks.c.attempt + 1,
                 lease_until=now + timedelta(seconds=lease_s),
                 started_at=func.coalesce(tasks.c.started_at, now))
-        .returning(tasks.c.attempt, tasks.c.transition_id, tasks.c.component_id)).first()
+        .returning(tasks.c.attempt, tasks.c.transition_id, tasks.c.component_id,
+                   tasks.c.xname, tasks.c.description)).first()
     if row is None:
         return None
-    return Claim(task_id, row.attempt, row.transition_id, row.component_id)
+    if row.attempt == 1:   # the first claim starts the task; later ones continue it
+        events.task(session, row.transition_id, row.xname, events.STARTED,
+                    TASK_STATUS_FOR[RUNNING], row.description or outcomes.GATHERING_DATA)
+    return Claim(task_id, row.attempt, row.transition_id, row.component_id, row.xname)
 
 
 def progress(session: Session, claim: Claim, **fields) -> bool:
@@ -244,6 +248,8 @@ def finish(session: Session, claim: Claim, state: str, description: str, error: 
     done = _fenced(session, claim, state, {"description": description, "error": error,
                                            "finished_at": utcnow(), "next_check_at": None,
                                            "lease_until": None, "tier": None})
+    if done:
+        events.task_ended(session, claim.transition_id, claim.xname, state, description, error)
     if done and component_id is not None:
         promote(session, [component_id])
     return done
@@ -284,17 +290,18 @@ def abort(session: Session, transition_id: uuid.UUID) -> str:
             description = 'Aborted. Last status - ' ||
                           CASE WHEN description = '' THEN :new ELSE description END
         WHERE transition_id = :id AND state IN ('queued','ready','dispatched','deferred')
-        RETURNING xname
+        RETURNING xname, state, description, error
     """), {"id": transition_id, "error": outcomes.TRANSITION_ABORTED,
-           "new": outcomes.GATHERING_DATA}).scalars().all()
+           "new": outcomes.GATHERING_DATA}).all()
+    events.tasks_ended(session, [(transition_id, r.xname, r.state, r.description, r.error)
+                                 for r in ended])
     promote(session, list(components))
     executing = session.scalar(select(func.count()).where(
         TransitionTask.transition_id == transition_id, TransitionTask.state == RUNNING))
     transition.status = "abort-signaled" if executing else "aborted"
     if not executing:
         transition.finished_at = utcnow()
-    events.record(session, transition_id, "transition", status=transition.status,
-                  aborted=len(ended))
+    events.transition(session, transition_id, transition.status)
     return transition.status
 
 
@@ -311,7 +318,7 @@ def complete_if_done(session: Session, transition_id: uuid.UUID) -> bool:
         RETURNING status
     """), {"id": transition_id})
     if status:
-        events.record(session, transition_id, "transition", status=status)
+        events.transition(session, transition_id, status)
     return status is not None
 
 
@@ -386,9 +393,8 @@ def time_out_queued(session: Session, enqueued_before: datetime) -> int:
         RETURNING q.transition_id, q.xname, q.error
     """), {"ids": list(components), "cutoff": enqueued_before,
            "description": outcomes.FAILED_TO_ACHIEVE}).all()
-    events.record_many(session, [{"transition_id": r.transition_id, "xname": r.xname,
-                                  "kind": "task", "data": {"state": "failed", "error": r.error}}
-                                 for r in ended])
+    events.tasks_ended(session, [(r.transition_id, r.xname, "failed",
+                                  outcomes.FAILED_TO_ACHIEVE, r.error) for r in ended])
     promote(session, list(components))
     for transition_id in sorted({r.transition_id for r in ended}):
         complete_if_done(session, transition_id)

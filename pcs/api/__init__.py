@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from pcs.api import (inventory, locks, power_cap, power_status, queue, service,
+from pcs.api import (events, inventory, locks, power_cap, power_status, queue, service,
                      transitions)
 from pcs.api.errors import register_error_handlers
 from pcs.api.services import Services
@@ -11,6 +11,7 @@ from pcs.broker import Publisher
 from pcs.config import Settings
 from pcs.db import Database
 from pcs.errors import ConfigurationError
+from pcs.events import publish_after_commit
 from pcs.logs import configure_logging
 from pcs.reservations import NoReservations, ReservationProvider
 
@@ -31,13 +32,17 @@ def create_app(settings: Settings | None = None,
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
-    app.extensions["pcs"] = Services(settings, Database(settings.database_url,
-                                                        pool_size=settings.api_threads),
-                                     Publisher(settings), reservations or NoReservations())
+    # Event streams hold a thread each but a connection only while they read: the pool need
+    # not grow with the thread count.
+    database = Database(settings.database_url, pool_size=min(settings.api_threads, 16))
+    publish_after_commit(database, settings)
+    app.extensions["pcs"] = Services(settings, database, Publisher(settings),
+                                     reservations or NoReservations())
     for blueprint, prefixes in ((transitions.bp, V1_PREFIXES), (service.bp, V1_PREFIXES),
                                 (power_cap.bp, V1_PREFIXES), (power_status.bp, V1_PREFIXES),
                                 (inventory.bp, ADDED_PREFIXES),
-                                (queue.bp, ADDED_PREFIXES), (locks.bp, ADDED_PREFIXES)):
+                                (queue.bp, ADDED_PREFIXES), (locks.bp, ADDED_PREFIXES),
+                                (events.bp, ADDED_PREFIXES)):
         for i, prefix in enumerate(prefixes):
             app.register_blueprint(blueprint, url_prefix=prefix or None,
                                    name=f"{blueprint.name}_{i}")
