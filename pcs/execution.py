@@ -209,7 +209,8 @@ class Executor:
             ctx.moved_at = now
         resend = None
         if action in RESENDABLE and ctx.action_sent_at is not None:
-            resend = Resend(ctx.action_sent_at, ctx.moved_at is not None, ctx.resends,
+            moved_since_sent = ctx.moved_at is not None and ctx.moved_at >= ctx.action_sent_at
+            resend = Resend(ctx.action_sent_at, moved_since_sent, ctx.resends,
                             self.settings.resend_limit, self.settings.resend_after_s)
         step = next_confirm_step(
             observed, TARGET_STATE[action], now, ctx.deadline_at,
@@ -217,7 +218,7 @@ class Executor:
             escalates_to_force_off(ctx.operation, action, ctx.allowable), moving, resend)
         ctx.unrecorded.append((exchange, "confirm"))
         if step.next is Next.RESEND:
-            return self._resend(ctx)
+            return self._resend(ctx)   # True: go on confirming in this step
         with self.db.transaction() as session:
             self._write_exchanges(session, ctx)
             if step.next is Next.ASK_AGAIN:
@@ -225,8 +226,12 @@ class Executor:
                 self._defer(session, ctx, step.check_at)
                 return False
             if step.next is Next.TIMED_OUT:
-                return self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
-                                 self._unconfirmed_error(session, ctx, observed, exchange))
+                if action in RESENDABLE and ctx.moved_at is not None and observed is not None:
+                    error = (f"{outcomes.timeout_waiting(action.value)} " + outcomes.fell_back(
+                        self._reset_type(ctx), observed, ctx.resends + 1))
+                else:
+                    error = self._unconfirmed_error(session, ctx, observed, exchange)
+                return self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE, error)
             if step.next is Next.FELL_BACK:
                 return self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
                                  outcomes.fell_back(self._reset_type(ctx), observed,
@@ -274,7 +279,7 @@ class Executor:
         PCS_RESEND_LIMIT); the intent is stored first, as for the first send."""
         reset_type, sent_at = self._reset_type(ctx), scheduler.utcnow()
         with self.db.transaction() as session:
-            ctx.resends, ctx.action_sent_at, ctx.moved_at = ctx.resends + 1, sent_at, None
+            ctx.resends, ctx.action_sent_at = ctx.resends + 1, sent_at
             self._write_exchanges(session, ctx)
             if not self._save(session, ctx):
                 return False
@@ -286,11 +291,9 @@ class Executor:
                     or exchange.status_code in (409, 503)):
                 return self._end(session, ctx, "failed",
                                  outcomes.failed_to_apply(ctx.action.value), exchange.error)
-            # A busy or silent BMC: the next read decides, as after the first send.
+            # A busy or silent BMC: the reads decide, as after the first send (the first at once).
             ctx.task_monitor = exchange.location if exchange.status_code == 202 else None
-            self._defer(session, ctx, scheduler.utcnow()
-                        + timedelta(seconds=self.settings.confirm_interval_s))
-            return False
+            return self._save(session, ctx)
 
     def _unconfirmed_error(self, session: Session, ctx: StepContext, observed: str | None,
                            read: Exchange) -> str:

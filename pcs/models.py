@@ -110,8 +110,8 @@ class TransitionTask(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     resends: Mapped[int] = mapped_column(Integer, default=0)
     task_monitor: Mapped[str | None] = mapped_column(Text)   # path of a BMC's 202 task monitor
-    # Last read since the action was sent that showed the state in motion (or the target):
-    # an On that is then found Off again fell back, rather than being ignored.
+    # The last read that showed the state in motion (kept across re-sends): an On found Off
+    # again after it fell back, rather than being ignored.
     moved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     enqueued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                   server_default=text("now()"))
