@@ -59,37 +59,53 @@ def failure_groups(tasks: list[dict]) -> list[TaskGroup]:
 
 
 class RunningCounts:
-    """taskCounts between two progress reports of the server.
-
-    The server's `progress` counts are the truth whenever they arrive (every 2 s at most);
-    task events in between move one component from its last known status (else from
-    in-progress, else new) to its new one, so that the bar moves with every event."""
+    """taskCounts while a transition runs, from two sources that race: the server's progress
+    reports (a database snapshot, every 2 s at most) and task events (each component's
+    latest status, in event order). Either may be ahead of the other, so an ended count is
+    the larger of the two (both only grow), and what has not ended is split between in
+    progress and new so that the counts add up to the total. The next report corrects any
+    guess."""
 
     def __init__(self) -> None:
-        self.counts = dict.fromkeys(COUNT_KEYS, 0)
+        self.report = dict.fromkeys(COUNT_KEYS, 0)
         self._status: dict[str, str] = {}
 
     def reported(self, counts: dict) -> None:
-        self.counts = {key: int(counts.get(key, 0)) for key in COUNT_KEYS}
+        self.report = {key: int(counts.get(key, 0)) for key in COUNT_KEYS}
 
     def task_changed(self, xname: str, status: str) -> None:
-        new_key = COUNT_KEY_FOR.get(status)
-        if new_key is None:
-            return
-        old_status = self._status.get(xname)
-        self._status[xname] = status
-        if old_status == status:
-            return
-        old_key = COUNT_KEY_FOR.get(old_status) if old_status else None
-        for key in ([old_key] if old_key else ["in-progress", "new"]):
-            if self.counts[key] > 0:
-                self.counts[key] -= 1
-                break
-        self.counts[new_key] += 1
-        # Before the first report (a replay) the total is what has been seen.
-        self.counts["total"] = max(self.counts["total"], sum(
-            self.counts[k] for k in COUNT_KEYS if k != "total"))
+        if status in COUNT_KEY_FOR:
+            self._status[xname] = status
+
+    @property
+    def counts(self) -> dict:
+        seen = dict.fromkeys(COUNT_KEYS, 0)
+        for status in self._status.values():
+            seen[COUNT_KEY_FOR[status]] += 1
+        out = {"total": max(self.report["total"], len(self._status))}
+        for key in ("succeeded", "failed", "un-supported"):
+            out[key] = max(self.report[key], seen[key])
+        ended = sum(out[k] for k in ("succeeded", "failed", "un-supported"))
+        reported_ended = sum(self.report[k] for k in ("succeeded", "failed", "un-supported"))
+        # What ended since the report was, most likely, in progress then.
+        running = self.report["in-progress"] - max(0, ended - reported_ended)
+        open_ = max(0, out["total"] - ended)
+        out["in-progress"] = min(open_, max(running, seen["in-progress"], 0))
+        out["new"] = open_ - out["in-progress"]
+        return {key: out[key] for key in COUNT_KEYS}
 
     @property
     def ended(self) -> int:
-        return self.counts["succeeded"] + self.counts["failed"] + self.counts["un-supported"]
+        c = self.counts
+        return c["succeeded"] + c["failed"] + c["un-supported"]
+
+
+def rate_and_eta(ended: int, total: int, ended_at_start: int,
+                 elapsed_s: float) -> tuple[float | None, float | None]:
+    """(components ended per second since watching began, seconds left at that rate); None
+    until something has ended while watching (a replayed history is not a rate)."""
+    done = ended - ended_at_start
+    if done <= 0 or elapsed_s <= 0:
+        return None, None
+    rate = done / elapsed_s
+    return rate, max(total - ended, 0) / rate

@@ -61,9 +61,8 @@ def power(
             typer.echo(json.dumps(created) if as_json else transition_id)
             return
         view = choose_view(console.is_terminal, plain, quiet, as_json)
-        if view == "plain":
-            console.print(f"Transition {transition_id}: {created['operation']} of "
-                          f"{len(xnames)} components", soft_wrap=True)
+        header = (f"Transition {transition_id}: {created['operation']} of {len(xnames)} "
+                  f"components") if view == "plain" else None
         code = watch_and_report(client, transition_id, view, console,
-                                f"{created['operation']} {transition_id[:8]}")
+                                f"{created['operation']} {transition_id[:8]}", header=header)
     raise typer.Exit(code)

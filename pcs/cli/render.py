@@ -2,12 +2,15 @@
 component when piped, nothing until the end with --quiet/--json; then the summary."""
 from __future__ import annotations
 
+import time
+
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task,
-                           TextColumn, TimeRemainingColumn)
+                           TextColumn)
+from rich.table import Column
 from rich.text import Text
 
-from pcs.cli.outcome import ENDED_TASK, RunningCounts, failure_groups
+from pcs.cli.outcome import ENDED_TASK, RunningCounts, failure_groups, rate_and_eta
 
 VIEWS = ("progress", "plain", "quiet", "json")
 
@@ -60,10 +63,13 @@ class PlainSink(CountingSink):
     def __init__(self, console: Console) -> None:
         super().__init__()
         self.console = console
+        self._ended: set[str] = set()
 
     def task(self, data: dict) -> None:
         super().task(data)
-        if data.get("taskStatus") in ENDED_TASK:
+        # Several events may carry an ended status (confirmed, succeeded): one line each.
+        if data.get("taskStatus") in ENDED_TASK and data.get("xname") not in self._ended:
+            self._ended.add(data.get("xname"))
             self.console.print(Text(task_line(data)), soft_wrap=True)
 
 
@@ -84,11 +90,18 @@ class CountsColumn(ProgressColumn):
 
 
 class RateColumn(ProgressColumn):
-    """Components finished per second (rich's estimate over the last 30 s)."""
+    """Components ended per second since watching began, and the time left at that rate."""
 
     def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:.1f}/s" if speed else "-/s", style="cyan")
+        start = task.fields.get("watch_start")
+        if start is None:
+            return Text("-/s  eta -:--", style="cyan")
+        rate, eta = rate_and_eta(int(task.completed), int(task.total or 0), start[1],
+                                 time.monotonic() - start[0])
+        if rate is None:
+            return Text("-/s  eta -:--", style="cyan")
+        minutes, seconds = divmod(int(eta + 0.5), 60)
+        return Text(f"{rate:.1f}/s  eta {minutes}:{seconds:02d}", style="cyan")
 
 
 class ProgressSink(CountingSink):
@@ -96,33 +109,40 @@ class ProgressSink(CountingSink):
 
     def __init__(self, console: Console, title: str) -> None:
         super().__init__()
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), CountsColumn(), RateColumn(),
-                                 TimeRemainingColumn(), console=console)
-        self.bar = self.progress.add_task(title, total=None, start=True)
+        # Only the bar gives way on a narrow terminal; the figures never wrap.
+        fixed = {"table_column": Column(no_wrap=True)}
+        self.live = Progress(TextColumn("{task.description}", **fixed),
+                             BarColumn(bar_width=None), MofNCompleteColumn(**fixed),
+                             CountsColumn(**fixed), RateColumn(**fixed), console=console)
+        self.bar = self.live.add_task(title, total=None, watch_start=None)
+        self.watching_since: tuple[float, int] | None = None
 
     def __enter__(self):
-        self.progress.start()
+        self.live.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.progress.stop()
+        self.live.stop()
 
     def task(self, data: dict) -> None:
         super().task(data)
         if data.get("taskStatus") in ("failed", "unsupported"):
-            self.progress.console.print(Text(task_line(data), style="red"), soft_wrap=True)
+            self.live.console.print(Text(task_line(data), style="red"), soft_wrap=True)
         self._show()
 
     def progress(self, data: dict) -> None:
         super().progress(data)
+        if self.watching_since is None:
+            # The first report follows the replay: the rate counts from here.
+            self.watching_since = (time.monotonic(), self.counts.ended)
+            self.live.update(self.bar, watch_start=self.watching_since)
         self._show()
 
     def _show(self) -> None:
         c = self.counts.counts
-        self.progress.update(self.bar, total=c["total"] or None, completed=self.counts.ended,
-                             succeeded=c["succeeded"], failed=c["failed"] + c["un-supported"],
-                             in_progress=c["in-progress"], queued=c["new"])
+        self.live.update(self.bar, total=c["total"] or None, completed=self.counts.ended,
+                         succeeded=c["succeeded"], failed=c["failed"] + c["un-supported"],
+                         in_progress=c["in-progress"], queued=c["new"])
 
 
 def make_sink(view: str, console: Console, title: str) -> CountingSink:

@@ -68,8 +68,9 @@ def watch(
     console = out()
     with api(url, token) as client:
         view = choose_view(console.is_terminal, plain, quiet, as_json)
+        header = f"Watching transition {transition_id}" if view == "plain" else None
         code = watch_and_report(client, transition_id, view, console, transition_id[:8],
-                                since=since_event)
+                                since=since_event, header=header)
     raise typer.Exit(code)
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from pcs.cli.outcome import RunningCounts, exit_status, failure_groups, group_tasks
+from pcs.cli.outcome import (RunningCounts, exit_status, failure_groups, group_tasks,
+                             rate_and_eta)
 
 
 def counts(**kw):
@@ -53,23 +54,40 @@ def test_a_task_without_error_is_grouped_by_its_description():
         ("succeeded", "x1000c0s0b0n[0-1]", "Already on")]
 
 
-def test_running_counts_take_the_servers_report_and_move_with_task_events():
+def test_running_counts_follow_task_events_between_reports():
     running = RunningCounts()
     running.reported(counts(total=4, new=2, in_progress=2))
-    running.task_changed("x1000c0s0b0n0", "succeeded")     # from in-progress
-    running.task_changed("x1000c0s0b0n1", "failed")        # from in-progress
+    running.task_changed("x1000c0s0b0n0", "succeeded")
+    running.task_changed("x1000c0s0b0n1", "failed")
     running.task_changed("x1000c0s0b0n1", "failed")        # a repeat changes nothing
     assert running.counts == counts(total=4, new=2, succeeded=1, failed=1)
     assert running.ended == 2
-    running.task_changed("x1000c0s1b0n0", "in-progress")   # from new
-    running.task_changed("x1000c0s1b0n0", "succeeded")     # from its own last status
-    assert running.counts == counts(total=4, new=1, succeeded=2, failed=1)
-    running.reported(counts(total=4, succeeded=3, failed=1))
-    assert running.ended == 4
+    running.task_changed("x1000c0s1b0n0", "in-progress")
+    assert running.counts == counts(total=4, new=1, in_progress=1, succeeded=1, failed=1)
+
+
+def test_a_report_ahead_of_the_events_is_not_counted_twice():
+    running = RunningCounts()
+    running.reported(counts(total=4, succeeded=3, in_progress=1))   # the snapshot is ahead
+    for i in range(3):                                              # its events arrive late
+        running.task_changed(f"x1000c0s{i}b0n0", "succeeded")
+    assert running.counts == counts(total=4, succeeded=3, in_progress=1)
+    running.task_changed("x1000c0s3b0n0", "succeeded")
+    assert running.counts == counts(total=4, succeeded=4)
 
 
 def test_running_counts_before_any_report_count_what_the_replay_showed():
     running = RunningCounts()
-    for i, status in enumerate(["succeeded", "succeeded", "failed"]):
+    for i, status in enumerate(["succeeded", "succeeded", "failed", "new"]):
         running.task_changed(f"x1000c0s{i}b0n0", status)
-    assert running.counts == counts(total=3, succeeded=2, failed=1)
+    assert running.counts == counts(total=4, succeeded=2, failed=1, new=1)
+
+
+@pytest.mark.parametrize("ended, total, at_start, elapsed, expected", [
+    (50, 200, 0, 10.0, (5.0, 30.0)),
+    (150, 200, 100, 10.0, (5.0, 10.0)),      # the replayed 100 are not part of the rate
+    (100, 200, 100, 10.0, (None, None)),     # nothing ended while watching yet
+    (0, 200, 0, 0.0, (None, None)),
+])
+def test_rate_counts_only_what_ended_while_watching(ended, total, at_start, elapsed, expected):
+    assert rate_and_eta(ended, total, at_start, elapsed) == expected
