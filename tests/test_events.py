@@ -189,9 +189,10 @@ def test_a_late_committing_event_is_held_back_not_skipped(db, settings, client, 
         with db.transaction() as session:    # takes a later id, commits first
             events.task(session, uuid.UUID(tid), f"{A}n1", events.STARTED, "in-progress")
         with db.transaction() as session:
-            visible = session.scalars(text("SELECT id FROM events WHERE id > :start"),
-                                      {"start": start}).all()
-            assert len(visible) == 1, "the later id is committed, the earlier one is not"
+            visible = session.scalars(text(
+                "SELECT xname FROM events WHERE id > :start AND transition_id = :tid"),
+                {"start": start, "tid": uuid.UUID(tid)}).all()
+            assert visible == [f"{A}n1"], "the later id is committed, the earlier one is not"
             held, _ = feed.read(session)
             assert held == [], "nothing is delivered past an id that may still commit"
         # Let the live stream read the table (more than once) while the first is still open.
