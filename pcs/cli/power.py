@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from pcs.cli.common import DEFAULT, Token, Url, api, out
-from pcs.cli.render import choose_view
+from pcs.cli.render import choose_view, components
 from pcs.cli.targets import expand_targets
 from pcs.cli.watch import watch_and_report
 from pcs.domain.operations import Operation
@@ -61,8 +61,8 @@ def power(
             typer.echo(json.dumps(created) if as_json else transition_id)
             return
         view = choose_view(console.is_terminal, plain, quiet, as_json)
-        header = (f"Transition {transition_id}: {created['operation']} of {len(xnames)} "
-                  f"components") if view == "plain" else None
+        header = (f"Transition {transition_id}: {created['operation']} of "
+                  f"{components(len(xnames))}") if view == "plain" else None
         code = watch_and_report(client, transition_id, view, console,
                                 f"{created['operation']} {transition_id[:8]}", header=header)
     raise typer.Exit(code)

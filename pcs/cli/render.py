@@ -28,6 +28,11 @@ def choose_view(is_terminal: bool, plain: bool = False, quiet: bool = False,
     return "progress"
 
 
+def components(n: int) -> str:
+    """'1 component', '8 components'."""
+    return f"{n} component" + ("" if n == 1 else "s")
+
+
 def task_line(data: dict) -> str:
     """'x1000c0s0b0n0 failed: Failed to apply transition, on: BMC answered 500 …'"""
     status = data.get("taskStatus", "")
@@ -164,7 +169,7 @@ def summary_lines(detail: dict) -> list[str]:
                        ("in-progress", "in progress"), ("new", "not started")):
         if counts.get(key):
             parts.append(f"{counts[key]} {label}")
-    lines.append(f"{counts.get('total', 0)} components: {', '.join(parts)}")
+    lines.append(f"{components(counts.get('total', 0))}: {', '.join(parts)}")
     for group in failure_groups(detail.get("tasks") or []):
         lines.append(f"{group.status} ({len(group.xnames)}): {group.ranges}: {group.reason}")
     return lines

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from pcs.cli.common import DEFAULT, Json, Token, Url, api, out
+from pcs.cli.render import components
 from pcs.cli.tables import queue_table, status_groups_table, status_table
 from pcs.cli.targets import expand_targets, fold
 
@@ -51,7 +52,7 @@ def status(
     for s in found:
         by_state[s["powerState"] or "unknown"] = by_state.get(s["powerState"] or "unknown", 0) + 1
     states = ", ".join(f"{n} {state}" for state, n in sorted(by_state.items()))
-    console.print(f"{len(found)} components" + (f": {states}" if states else ""), markup=False)
+    console.print(components(len(found)) + (f": {states}" if states else ""), markup=False)
 
 
 def queue(targets: Targets = None, as_json: Json = False, url: Url = DEFAULT,

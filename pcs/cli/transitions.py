@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from pcs.cli.common import DEFAULT, Json, Token, Url, api, out
-from pcs.cli.render import choose_view
+from pcs.cli.render import choose_view, components
 from pcs.cli.tables import task_groups_table, tasks_table, transitions_table
 from pcs.cli.watch import watch_and_report
 
@@ -48,7 +48,7 @@ def show(
     counts = detail["taskCounts"]
     console.print(f"Transition {detail['transitionID']} ({detail['operation']}): "
                   f"{detail['transitionStatus']}; created {detail['createTime']}, "
-                  f"{counts['total']} components", soft_wrap=True, markup=False)
+                  f"{components(counts['total'])}", soft_wrap=True, markup=False)
     console.print(tasks_table(detail["tasks"]) if tasks else task_groups_table(detail["tasks"]))
 
 

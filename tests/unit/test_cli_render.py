@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from pcs.cli.render import choose_view, result_document, summary_lines, task_line
+from pcs.cli.render import choose_view, components, result_document, summary_lines, task_line
 
 
 @pytest.mark.parametrize("tty, flags, view", [
@@ -56,3 +56,7 @@ def test_json_document_lists_each_failure_and_the_groups():
     assert doc["failureGroups"] == [{"taskStatus": "failed",
                                      "error": "BMC answered 503 Service Unavailable",
                                      "count": 4, "xnames": "x1000c0s[1-2]b0n[0-1]"}]
+
+
+def test_counts_of_components_read_as_english():
+    assert [components(n) for n in (0, 1, 8)] == ["0 components", "1 component", "8 components"]
