@@ -73,7 +73,6 @@ class Executor:
         self.settings = settings
         self.db = db
         self.credentials = credentials
-        events.publish_after_commit(db, settings)   # events reach Redis after their commit
         self._clients: dict[int, tuple[datetime, RedfishClient]] = {}
         self._clients_lock = threading.Lock()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 from functools import cached_property
 
+from pcs import events
 from pcs.broker import Publisher
 from pcs.config import Settings
 from pcs.db import Database
@@ -20,7 +21,10 @@ class WorkerRuntime:
     @cached_property
     def db(self) -> Database:
         # One connection per pool thread plus the dispatcher's.
-        return Database(self.settings.database_url, pool_size=self.settings.worker_concurrency + 2)
+        db = Database(self.settings.database_url, pool_size=self.settings.worker_concurrency + 2)
+        # Events of steps, the dispatcher and the reaper reach Redis after their commit.
+        events.publish_after_commit(db, self.settings)
+        return db
 
     @cached_property
     def publisher(self) -> Publisher:
