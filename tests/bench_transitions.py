@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
+import subprocess
 import statistics
 import sys
 import tempfile
@@ -42,6 +44,10 @@ from harness import ROOT, ApiServer, Simulator, Worker, answers, migrated_databa
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 NODES_PER_BMC = 2
+# Each BMC has a port of its own in one block below the ephemeral range. On a shared host other
+# servers may leave no free block that large: then more nodes share a BMC (the run says so).
+FALLBACK_NODES_PER_BMC = (4, 8)
+PORT_BLOCK_ATTEMPTS = 5
 POLL_S = 0.5
 TARGET_NODES = 10000     # the issue's targets are stated for this size
 TABLES = ("transitions", "transition_tasks", "bmc_exchanges", "events", "components")
@@ -64,6 +70,27 @@ SCENARIOS = {s.name: s for s in (
 POST_TARGET_S, GET_TARGET_S, RSS_TARGET_MB, CPU_TARGET_MS = 2.0, 1.0, 600.0, 5.0
 
 
+class Beat:
+    """`celery beat` as `pcs up` runs it: its reaper takes back a step whose worker lost it
+    (a database that refused a connection, say), so such a run still completes."""
+
+    def __init__(self, env: dict, scratch: Path):
+        self._log = open(scratch / "beat.log", "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workers.celery_app", "beat", "--loglevel",
+             "WARNING", "--schedule", str(scratch / "celerybeat-schedule")],
+            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=ROOT)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self._log.close()
+
+
 @dataclass
 class Stack:
     """The service's processes for one scenario, and where they log."""
@@ -71,20 +98,22 @@ class Stack:
     sim: Simulator
     api: ApiServer
     workers: list[Worker]
+    beat: Beat
     scratch: Path
 
     def service_pids(self) -> dict[str, list[int]]:
         pids = {"api": [self.api.process.pid, *children(self.api.process.pid)]}
         for i, worker in enumerate(self.workers, 1):
             pids[f"worker-{i}"] = [worker.process.pid]
+        pids["beat"] = [self.beat.process.pid]
         pids["simulator"] = [self.sim.process.pid]
         return pids
 
     def stop_service(self) -> None:
-        """Stop the API and the workers together (each waits for its process to exit)."""
-        with ThreadPoolExecutor(1 + len(self.workers)) as pool:
-            for stopped in [pool.submit(self.api.stop)] + [pool.submit(w.stop)
-                                                           for w in self.workers]:
+        """Stop the API, the workers and beat together (each waits for its process to exit)."""
+        parts = [self.api, *self.workers, self.beat]
+        with ThreadPoolExecutor(len(parts)) as pool:
+            for stopped in [pool.submit(part.stop) for part in parts]:
                 stopped.result()
 
     def stop(self) -> None:
@@ -94,13 +123,14 @@ class Stack:
 
 def run_scenario(scenario: Scenario, nodes: int, admin_url: str = DEFAULT_ADMIN_URL,
                  broker_url: str = DEFAULT_BROKER, timeout_s: float = 900.0,
-                 profile_dir: Path | None = None) -> dict:
+                 profile_dir: Path | None = None, overrides: dict | None = None) -> dict:
     """Run one scenario on a stack of its own; returns its figures (never raises on a slow
-    run: a transition not completed within timeout_s is aborted and reported as such)."""
+    run: a transition not completed within timeout_s is aborted and reported as such).
+    `overrides` are Settings fields that win over the caller's PCS_* variables."""
     scratch = Path(tempfile.mkdtemp(prefix=f"pcs-bench-{scenario.name}-"))
     scratch.chmod(0o711)
     with migrated_database(admin_url, "pcs_bench") as database:
-        stack = start_stack(scenario, nodes, database, broker_url, scratch)
+        stack = start_stack(scenario, nodes, database, broker_url, scratch, overrides or {})
         try:
             xnames = register_fleet(stack, nodes)
             if scenario.nodes_start_on:
@@ -120,14 +150,18 @@ def run_scenario(scenario: Scenario, nodes: int, admin_url: str = DEFAULT_ADMIN_
 
 
 def start_stack(scenario: Scenario, nodes: int, database: str, broker_url: str,
-                scratch: Path) -> Stack:
+                scratch: Path, overrides: dict) -> Stack:
     from pcs.config import Settings
-    # PCS_* variables of the caller apply (as with `pcs up`); the bench sets only where things are.
+    # PCS_* variables of the caller apply (as with `pcs up`); the bench sets where things are.
+    # Beat's power-status sweep of every BMC has its own benchmark (bench_sweep.py); here it
+    # would blur the transition's figures, so it waits an hour unless the caller sets it.
+    quiet = ({} if "PCS_POWER_SAMPLE_INTERVAL" in os.environ
+             else {"power_sample_interval_s": 3600.0})
     settings = Settings.from_env(
-        database_url=database, broker_url=broker_url, secret_key="bench-key",
-        state_dir=str(scratch / "state"), queue_name=f"pcs-bench-{uuid.uuid4().hex[:6]}")
-    sim = Simulator(bmcs=-(-nodes // NODES_PER_BMC), nodes_per_bmc=NODES_PER_BMC,
-                    power_delay_s=scenario.power_delay_s)
+        **{**quiet, **overrides}, database_url=database, broker_url=broker_url,
+        secret_key="bench-key", state_dir=str(scratch / "state"),
+        queue_name=f"pcs-bench-{uuid.uuid4().hex[:6]}")
+    sim = start_simulator(nodes, scenario.power_delay_s)
     env = settings.as_env()
     processes = settings.worker_processes or (os.cpu_count() or 1)
     futures = []
@@ -138,13 +172,29 @@ def start_stack(scenario: Scenario, nodes: int, database: str, broker_url: str,
                                     settings.worker_concurrency, f"bench{i}", True)
                         for i in range(1, processes + 1)]
         api, *workers = [f.result() for f in futures]
+        beat = Beat(env, scratch)
     except BaseException:
         sim.stop()
         for future in futures:
             if future.done() and not future.cancelled() and future.exception() is None:
                 future.result().stop()
         raise
-    return Stack(settings, sim, api, workers, scratch)
+    return Stack(settings, sim, api, workers, beat, scratch)
+
+
+def start_simulator(nodes: int, power_delay_s: float) -> Simulator:
+    """Two nodes per BMC when a block of ports that large is free, else more per BMC."""
+    for per_bmc in (NODES_PER_BMC, *FALLBACK_NODES_PER_BMC):
+        for attempt in range(PORT_BLOCK_ATTEMPTS):
+            try:
+                return Simulator(bmcs=-(-nodes // per_bmc), nodes_per_bmc=per_bmc,
+                                 power_delay_s=power_delay_s)
+            except RuntimeError as exc:
+                if "no free block of ports" not in str(exc):
+                    raise
+                time.sleep(2.0)   # other tests' servers come and go
+    raise RuntimeError(f"no free block of ports for {nodes} nodes, even at "
+                       f"{FALLBACK_NODES_PER_BMC[-1]} nodes per BMC")
 
 
 def register_fleet(stack: Stack, nodes: int) -> list[str]:
@@ -161,7 +211,8 @@ def register_fleet(stack: Stack, nodes: int) -> list[str]:
 
     with ThreadPoolExecutor(stack.settings.api_threads) as pool:
         bmcs = list(pool.map(register, range(stack.sim.bmcs)))
-    return [f"{bmc}n{n}" for bmc in bmcs for n in range(NODES_PER_BMC)][:nodes]
+    per_bmc = stack.sim.nodes_per_bmc
+    return [f"{bmc}n{n}" for bmc in bmcs for n in range(per_bmc)][:nodes]
 
 
 def power_on_in_simulator(sim: Simulator, xnames: list[str]) -> None:
@@ -231,13 +282,15 @@ def measure(scenario: Scenario, stack: Stack, database: str, xnames: list[str],
     cpu = ledger.by_group()
     results = {
         "scenario": scenario.name, "operation": scenario.operation, "nodes": nodes,
-        "bmcs": stack.sim.bmcs, "power_delay_s": scenario.power_delay_s,
+        "bmcs": stack.sim.bmcs, "nodes_per_bmc": stack.sim.nodes_per_bmc,
+        "power_delay_s": scenario.power_delay_s,
         "nodes_start_on": scenario.nodes_start_on,
         "worker_processes": len(stack.workers),
         "worker_threads": stack.settings.worker_concurrency, "task_events": True,
         "api_threads": stack.settings.api_threads,
         "confirm_interval_s": stack.settings.confirm_interval_s,
-        "max_dispatched": stack.settings.max_dispatched,
+        "max_dispatched": stack.settings.max_dispatched, "beat": True,
+        "power_sample_interval_s": stack.settings.power_sample_interval_s,
         "load_average_start": load_start, "load_average_end": load_end,
         "completed": completed,
         "note": "" if completed else (f"not completed within {timeout_s:g} s "
@@ -306,7 +359,7 @@ def peak_rss(stack: Stack) -> dict[str, float]:
     for label, pid in [("api-master", master)] + [
             (f"api-worker-{i}", pid) for i, pid in enumerate(children(master), 1)] + [
             (f"worker-{i}", w.process.pid) for i, w in enumerate(stack.workers, 1)] + [
-            ("simulator", stack.sim.process.pid)]:
+            ("beat", stack.beat.process.pid), ("simulator", stack.sim.process.pid)]:
         memory = memory_mb(pid)
         if memory:
             peaks[label] = memory["peak"]
@@ -321,7 +374,7 @@ def cpu_per_node(cpu: dict, nodes: int) -> dict[str, float]:
         component = "workers" if group.startswith("worker-") else group
         rollup[component] = rollup.get(component, 0.0) + v["cpu_s"]
     per = {k: round(1000 * v / nodes, 2) for k, v in sorted(rollup.items())}
-    service = [k for k in rollup if k not in ("simulator", "bench")]
+    service = [k for k in rollup if k not in ("simulator", "bench")]   # beat is a service
     per["service"] = round(sum(1000 * rollup[k] / nodes for k in service), 2)
     per["all"] = round(sum(1000 * v / nodes for v in rollup.values()), 2)
     return per
@@ -373,8 +426,8 @@ def print_tables(report: dict) -> None:
                   f"code {report.get('code', 'unknown')}")
     for name, r in report["scenarios"].items():
         table = Table("measure", "value", "target", "result",
-                      title=f"{name}: {r['operation']} of {r['nodes']} nodes, "
-                            f"{r['bmcs']} BMCs, {r['power_delay_s']:g} s power delay "
+                      title=f"{name}: {r['operation']} of {r['nodes']} nodes, {r['bmcs']} BMCs "
+                            f"({r['nodes_per_bmc']} nodes each), {r['power_delay_s']:g} s delay "
                             f"({r['worker_processes']} workers x {r['worker_threads']} threads; "
                             f"load {r['load_average_start']} -> {r['load_average_end']})")
         targets = r["targets"]
@@ -406,6 +459,10 @@ def _verdict(target: dict | None) -> str:
     return {True: "pass", False: "FAIL", None: "n/a"}[target["pass"]]
 
 
+def _interrupt(signum, _frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -418,6 +475,10 @@ def main() -> int:
                         help="record py-spy profiles of the workers and the API here")
     parser.add_argument("--output", default="bench-results.json")
     args = parser.parse_args()
+    # Started in the background, a process ignores SIGINT; both signals must still stop the
+    # stack this run started (the finally clauses), not orphan it.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     if not (answers("127.0.0.1", 5432) and answers("127.0.0.1", 6379)):
         print("needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379")
         return 2

@@ -192,10 +192,16 @@ class ActivitySampler:
 
 
 def table_writes(conn) -> dict[str, dict]:
-    """Cumulative inserted/updated/deleted rows per table of the connection's database."""
+    """Cumulative inserted/updated/deleted rows per table of the connection's database, and its
+    committed and rolled-back transactions (as the table "(transactions)")."""
     rows = conn.execute("SELECT relname, n_tup_ins, n_tup_upd, n_tup_del "
                         "FROM pg_stat_user_tables").fetchall()
-    return {name: {"ins": ins, "upd": upd, "del": dele} for name, ins, upd, dele in rows}
+    counts = {name: {"ins": ins, "upd": upd, "del": dele} for name, ins, upd, dele in rows}
+    commits, rollbacks = conn.execute(
+        "SELECT xact_commit, xact_rollback FROM pg_stat_database "
+        "WHERE datname = current_database()").fetchone()
+    counts["(transactions)"] = {"commit": commits, "rollback": rollbacks}
+    return counts
 
 
 def flush_table_writes(conn, database: str) -> None:
@@ -223,7 +229,7 @@ def settled_table_writes(conn, quiet_s: float = 0.5, limit_s: float = 12.0) -> d
 def writes_delta(before: dict, after: dict) -> dict[str, dict]:
     delta = {}
     for name, counts in after.items():
-        base = before.get(name, {"ins": 0, "upd": 0, "del": 0})
+        base = before.get(name, dict.fromkeys(counts, 0))
         change = {k: counts[k] - base[k] for k in counts}
         if any(change.values()):
             delta[name] = change
