@@ -6,7 +6,8 @@ from typing import Iterator
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, InterfaceError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from pcs.errors import DatabaseUnavailable
@@ -36,6 +37,11 @@ class Database:
         try:
             with self.sessions.begin() as session:
                 yield session
+        except PoolTimeout:
+            # Every connection of this process's pool is busy: overload, not an outage.
+            raise DatabaseUnavailable(
+                f"no database connection free within {self.engine.pool.timeout():g} s "
+                f"(pool of {self.engine.pool.size()}); try again") from None
         except (OperationalError, InterfaceError) as exc:
             if exc.connection_invalidated or _is_connection_error(exc):
                 raise DatabaseUnavailable(str(exc.orig).strip() or "database unreachable") from exc

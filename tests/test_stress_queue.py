@@ -57,7 +57,11 @@ def test_overlapping_clients_never_interleave_on_a_component(stack, scratch_dir)
             posted.append(tid)
             # Like a script that waits for its own work, while 19 others keep coming.
             while time.monotonic() < stop_at + 120:
-                if own.get(f"/transitions/{tid}").get_json()["transitionStatus"] == "completed":
+                status = own.get(f"/transitions/{tid}").get_json()
+                if "transitionStatus" not in status:
+                    errors.append(status)
+                    return
+                if status["transitionStatus"] == "completed":
                     break
                 time.sleep(0.3)
 
