@@ -122,7 +122,7 @@ class Stack:
 
 
 def run_scenario(scenario: Scenario, nodes: int, admin_url: str = DEFAULT_ADMIN_URL,
-                 broker_url: str = DEFAULT_BROKER, timeout_s: float = 900.0,
+                 broker_url: str = DEFAULT_BROKER, timeout_s: float = 1800.0,
                  profile_dir: Path | None = None, overrides: dict | None = None) -> dict:
     """Run one scenario on a stack of its own; returns its figures (never raises on a slow
     run: a transition not completed within timeout_s is aborted and reported as such).
@@ -145,7 +145,10 @@ def run_scenario(scenario: Scenario, nodes: int, admin_url: str = DEFAULT_ADMIN_
             results["writes_per_node"] = per_node(
                 writes_delta(results.pop("_writes_before"), table_writes(conn)), nodes)
         stack.sim.stop()
-    shutil.rmtree(scratch, ignore_errors=True)
+    if results["completed"] and not results["failures"]:
+        shutil.rmtree(scratch, ignore_errors=True)
+    else:
+        results["logs"] = str(scratch)
     return results
 
 
@@ -296,6 +299,7 @@ def measure(scenario: Scenario, stack: Stack, database: str, xnames: list[str],
         "note": "" if completed else (f"not completed within {timeout_s:g} s "
                                       f"({summary and summary['transitionStatus']}); aborted"),
         "task_counts": detail["taskCounts"],
+        "failures": failures(conn, tid),
         "tasks_returned": len(detail["tasks"]),
         "post_transitions_s": round(post_s, 3),
         "get_transition_s": round(statistics.median(get_times), 3),
@@ -336,6 +340,14 @@ def profiled(stack: Stack) -> list[tuple[str, int]]:
     """The processes worth a py-spy profile: each worker and the API's gunicorn worker."""
     targets = [(f"worker-{i}", w.process.pid) for i, w in enumerate(stack.workers, 1)]
     return targets + [("api", pid) for pid in children(stack.api.process.pid)[:1]]
+
+
+def failures(conn, transition_id: str, shown: int = 5) -> list[str]:
+    """A few tasks that did not succeed, with what they said."""
+    rows = conn.execute(
+        "SELECT xname, state, description, error FROM transition_tasks WHERE transition_id = %s "
+        "AND state <> 'succeeded' ORDER BY xname LIMIT %s", (transition_id, shown)).fetchall()
+    return [f"{x}: {state}, {description}; {error}" for x, state, description, error in rows]
 
 
 def task_timing(conn, transition_id: str) -> dict:
@@ -431,12 +443,12 @@ def print_tables(report: dict) -> None:
                             f"({r['worker_processes']} workers x {r['worker_threads']} threads; "
                             f"load {r['load_average_start']} -> {r['load_average_end']})")
         targets = r["targets"]
-        shown = ["completed", "note", "task_counts", "post_transitions_s", "get_transition_s",
-                 "time_to_complete_s", "nodes_per_s", "task_latency_p50_s",
+        shown = ["completed", "note", "task_counts", "failures", "post_transitions_s",
+                 "get_transition_s", "time_to_complete_s", "nodes_per_s", "task_latency_p50_s",
                  "task_latency_p99_s", "steps", "worker_cpu_ms_per_step", "peak_rss_mb",
                  "cpu_s", "cpu_ms_per_node", "rows_per_node", "writes_per_node"]
         for key in shown:
-            if key == "note" and not r[key]:
+            if key in ("note", "failures") and not r[key]:
                 continue
             target = targets.get(key)
             table.add_row(key, _cell(r.get(key)), target["target"] if target else "",
@@ -469,7 +481,7 @@ def main() -> int:
     parser.add_argument("--nodes", type=int, default=TARGET_NODES)
     parser.add_argument("--scenario", action="append", choices=list(SCENARIOS),
                         help="run only these (repeatable); default: all")
-    parser.add_argument("--timeout", type=float, default=900.0,
+    parser.add_argument("--timeout", type=float, default=1800.0,
                         help="seconds a scenario's transition may take before it is aborted")
     parser.add_argument("--profile", type=Path, default=None,
                         help="record py-spy profiles of the workers and the API here")

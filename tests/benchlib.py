@@ -265,8 +265,9 @@ def start_profilers(targets: list[tuple[str, int]], directory: Path) -> list:
     for name, pid in targets:
         path = directory / f"{name}.txt"
         process = subprocess.Popen(
-            [str(py_spy), "record", "--nonblocking", "--format", "raw", "--rate", "100",
-             "-o", str(path), "--pid", str(pid)],
+            # --gil: samples of the thread holding the GIL, i.e. where Python spends CPU.
+            [str(py_spy), "record", "--nonblocking", "--gil", "--format", "raw", "--rate",
+             "100", "-o", str(path), "--pid", str(pid)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         running.append((name, process, path))
     time.sleep(1.0)   # py-spy attaches before the clock starts
@@ -284,9 +285,12 @@ def stop_profilers(profilers: list) -> None:
 
 
 def top_frames(raw_profile: Path, top: int = 15) -> dict:
-    """Self and inclusive sample shares of a py-spy `--format raw` profile (collapsed stacks)."""
+    """Self and inclusive sample shares of a py-spy `--format raw` profile (collapsed stacks),
+    by function and by package (pcs, sqlalchemy, requests, celery, stdlib modules ...)."""
     own: Counter = Counter()
     inclusive: Counter = Counter()
+    package_own: Counter = Counter()
+    package_inclusive: Counter = Counter()
     total = 0
     for line in raw_profile.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -295,13 +299,31 @@ def top_frames(raw_profile: Path, top: int = 15) -> dict:
         n = int(count)
         total += n
         frames = [_short(f) for f in stack.split(";")]
+        packages = [_package(f) for f in stack.split(";")]
         own[frames[-1]] += n
+        package_own[packages[-1]] += n
         for frame in set(frames):
             inclusive[frame] += n
+        for package in set(packages):
+            package_inclusive[package] += n
 
     def shares(counts: Counter) -> dict:
         return {k: round(100 * v / max(1, total), 1) for k, v in counts.most_common(top)}
-    return {"samples": total, "self_pct": shares(own), "inclusive_pct": shares(inclusive)}
+    return {"samples": total, "self_pct": shares(own), "inclusive_pct": shares(inclusive),
+            "package_self_pct": shares(package_own),
+            "package_inclusive_pct": shares(package_inclusive)}
+
+
+def _package(frame: str) -> str:
+    path = frame.partition(" (")[2].rstrip(")").rsplit(":", 1)[0]
+    if "site-packages/" in path:
+        return path.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
+    if "/lib/python3" in path:
+        return "stdlib " + path.rsplit("/lib/python3", 1)[1].split("/")[1].removesuffix(".py")
+    for ours in ("pcs", "workers", "tests"):
+        if f"/{ours}/" in path:
+            return ours
+    return path or "?"
 
 
 def _short(frame: str) -> str:
