@@ -153,59 +153,56 @@ class Simulator:
                 self.process.kill()
 
 
-class Worker:
+class LoggedProcess:
+    """A child process whose output goes to a log file; stop() ends it (SIGTERM, then SIGKILL)."""
+
+    def __init__(self, argv: list[str], log_path: Path, env: dict | None = None):
+        self.log_path = log_path
+        self._log = open(log_path, "ab")
+        self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
+                                        env={**os.environ, **(env or {})}, cwd=ROOT)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self._log.close()
+
+
+class Worker(LoggedProcess):
     """A real `celery worker` process (threads pool, with its dispatcher)."""
 
     def __init__(self, env: dict, log_path: Path, concurrency: int = 8, name: str = "w1",
                  events: bool = True):
-        self.log_path = log_path
-        self._log = open(log_path, "ab")
         argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
                 "--pool", "threads", "--concurrency", str(concurrency), "-Q",
                 env["PCS_QUEUE_NAME"], "-n", f"{name}-{os.getpid()}@%h", "--loglevel", "INFO",
                 "--without-gossip", "--without-mingle"] + (["-E"] if events else [])
-        self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
-                                        env={**os.environ, **env}, cwd=ROOT)
+        super().__init__(argv, log_path, env)
         wait_for(lambda: b"ready." in log_path.read_bytes() or self.process.poll() is not None,
                  timeout=60, what="the celery worker to be ready")
         if self.process.poll() is not None:
             raise RuntimeError(f"worker exited: {log_path.read_text()[-2000:]}")
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self._log.close()
 
 
-class ApiServer:
+class ApiServer(LoggedProcess):
     """The API under gunicorn (gthread), as `pcs up` runs it, on a free 127.0.0.1 port."""
 
     def __init__(self, env: dict, log_path: Path, threads: int = 16):
         self.port = free_port_block(1)
         self.url = f"http://127.0.0.1:{self.port}"
-        self._log = open(log_path, "ab")
-        argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
-                "--worker-class", "gthread", "--threads", str(threads), "--timeout", "120",
-                "pcs.api:create_app()"]
-        self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
-                                        env={**os.environ, **env}, cwd=ROOT)
+        super().__init__([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
+                          "--worker-class", "gthread", "--threads", str(threads), "--timeout",
+                          "120", "pcs.api:create_app()"], log_path, env)
         wait_for(lambda: answers("127.0.0.1", self.port) or self.process.poll() is not None,
                  timeout=60, what="the API to listen")
         if self.process.poll() is not None:
             raise RuntimeError(f"API exited: {log_path.read_text()[-2000:]}")
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self._log.close()
 
 
 def wait_transition(client, transition_id: str, timeout: float = 30.0) -> dict:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import subprocess
 import sys
 import textwrap
 
@@ -19,14 +18,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from harness import ROOT, answers, free_port_block, post_transition, wait_for, wait_transition
+from harness import (LoggedProcess, answers, free_port_block, post_transition, wait_for,
+                     wait_transition)
 
 BMC = "x9000c0s0b0"
 SYSTEMS = [f"{i:08d}-0000-4000-8000-000000000000" for i in range(4)]   # n0..n3, by this order
 SLOW = 90.0        # a transition here waits for the emulator's delays (up to 11 s per action)
 
 
-class Sushy:
+class Sushy(LoggedProcess):
     """`sushy-emulator --fake` as a child process on 127.0.0.1."""
 
     def __init__(self, workdir, tls: tuple[str, str] | None = None):
@@ -46,8 +46,7 @@ class Sushy:
                 "--port", str(self.port)]
         if tls:
             argv += ["--ssl-certificate", tls[0], "--ssl-key", tls[1]]
-        self.log = open(workdir / f"sushy-{self.port}.log", "ab")
-        self.process = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
+        super().__init__(argv, workdir / f"sushy-{self.port}.log")
         wait_for(lambda: answers("127.0.0.1", self.port) or self.process.poll() is not None,
                  timeout=30, what="sushy-emulator to listen")
         assert self.process.poll() is None, "sushy-emulator exited"
@@ -55,14 +54,6 @@ class Sushy:
     def power_state(self, node: int) -> str:
         return requests.get(f"{self.url}/redfish/v1/Systems/{SYSTEMS[node]}", verify=False,
                             timeout=5).json()["PowerState"]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
 
 
 @pytest.fixture(scope="module")
