@@ -62,6 +62,7 @@ class StepContext:
     moved_at: datetime | None = None
     task_monitor: str | None = None
     multi_tier: bool = False
+    sent: tuple | None = None    # (exchange id, Exchange, ResetType) of an accepted action
     ended: bool = False
     unrecorded: list = field(default_factory=list)   # (Exchange, purpose) not yet stored
 
@@ -164,6 +165,14 @@ class Executor:
                 return False
             exchange_id = self._record_intent(session, ctx, reset_type, sent_at)
         exchange = ctx.client.reset(ctx.reset_target, reset_type, ctx.reset_parameter)
+        last = len(ctx.plan) == 1
+        if exchange.ok and exchange.status_code != 202 and not (last and ctx.deadline_minutes == 0):
+            # Accepted: the first confirmation read goes at once, and its transaction also
+            # completes this exchange (a commit fewer per action; the intent row stored above
+            # already tells recovery that the action may have been sent).
+            ctx.sent = (exchange_id, exchange, reset_type)
+            self._start_confirming(ctx, action, sent_at, None)
+            return True
         with self.db.transaction() as session:
             self._complete_exchange(session, exchange_id, exchange)
             if not exchange.ok:
@@ -184,18 +193,20 @@ class Executor:
             if exchange.ok:
                 events.task(session, ctx.claim.transition_id, ctx.xname, events.ACTION_SENT,
                             "in-progress", ctx.description, action=reset_type)
-            ctx.task_monitor = exchange.location if exchange.status_code == 202 else None
-            ctx.moved_at = None
-            last = len(ctx.plan) == 1
             if last and ctx.deadline_minutes == 0:
                 return self._end(session, ctx, "succeeded",
                                      outcomes.applied_not_confirming(action.value))
-            ctx.phase = "confirm"
-            ctx.description = outcomes.confirming(action.value)
-            ctx.deadline_at = self._deadline_for(ctx, action, sent_at)
-            # The first read goes at once (a fast BMC is confirmed without another message);
-            # later ones wait PCS_CONFIRM_INTERVAL_S, without holding this worker.
+            self._start_confirming(ctx, action, sent_at,
+                                   exchange.location if exchange.status_code == 202 else None)
             return self._save(session, ctx)
+
+    def _start_confirming(self, ctx: StepContext, action: Action, sent_at: datetime,
+                          task_monitor: str | None) -> None:
+        # The first read goes at once (a fast BMC is confirmed without another message);
+        # later ones wait PCS_CONFIRM_INTERVAL_S, without holding this worker.
+        ctx.phase, ctx.description = "confirm", outcomes.confirming(action.value)
+        ctx.deadline_at = self._deadline_for(ctx, action, sent_at)
+        ctx.task_monitor, ctx.moved_at = task_monitor, None
 
     def _confirm(self, ctx: StepContext) -> bool:
         action = ctx.action
@@ -423,6 +434,12 @@ class Executor:
 
     def _write_exchanges(self, session: Session, ctx: StepContext) -> None:
         """Store the exchanges made since the last write (always before any outcome)."""
+        if ctx.sent is not None:
+            exchange_id, exchange, reset_type = ctx.sent
+            ctx.sent = None
+            self._complete_exchange(session, exchange_id, exchange)
+            events.task(session, ctx.claim.transition_id, ctx.xname, events.ACTION_SENT,
+                        "in-progress", outcomes.applying(ctx.action.value), action=reset_type)
         if ctx.unrecorded:
             session.execute(exchanges.insert(), [
                 dict(_exchange_columns(attempt), task_id=ctx.claim.task_id, bmc_id=ctx.bmc_id,

@@ -126,6 +126,8 @@ class TransitionTask(Base):
         Index("ix_task_runnable", "state", "next_check_at",
               postgresql_where=text("state IN ('ready','dispatched','running','deferred')")),
         Index("ix_task_tier", "transition_id", "tier", postgresql_where=text("tier IS NOT NULL")),
+        Index("ix_task_unfinished", "transition_id",
+              postgresql_where=text("state NOT IN ('succeeded', 'failed', 'unsupported')")),
     )
 
 
