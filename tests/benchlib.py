@@ -315,24 +315,13 @@ def top_frames(raw_profile: Path, top: int = 15) -> dict:
 
 
 def _package(frame: str) -> str:
+    # py-spy names files from their import root: "sqlalchemy/sql/elements.py", "threading.py".
     path = frame.partition(" (")[2].rstrip(")").rsplit(":", 1)[0]
-    if "site-packages/" in path:
-        return path.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
-    if "/lib/python3" in path:
-        return "stdlib " + path.rsplit("/lib/python3", 1)[1].split("/")[1].removesuffix(".py")
-    for ours in ("pcs", "workers", "tests"):
-        if f"/{ours}/" in path:
-            return ours
-    return path or "?"
+    top = path.split("/", 1)[0].removesuffix(".py")
+    return f"stdlib {top}" if top in sys.stdlib_module_names else top or "?"
 
 
 def _short(frame: str) -> str:
-    # "function (path/to/module.py:123)" -> "function (module.py)": one entry per function.
+    # "function (sqlalchemy/sql/elements.py:534)" -> "function (sqlalchemy/sql/elements.py)"
     name, _, where = frame.partition(" (")
-    path = where.rstrip(")").rsplit(":", 1)[0]
-    marker = "site-packages/"
-    if marker in path:
-        path = path.split(marker, 1)[1]
-    else:
-        path = path.rsplit("/main/", 1)[-1]
-    return f"{name} ({path})"
+    return f"{name} ({where.rstrip(')').rsplit(':', 1)[0]})"
