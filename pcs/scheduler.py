@@ -191,6 +191,14 @@ def dispatched_count(session: Session) -> int:
     return session.scalar(select(func.count()).where(TransitionTask.state == DISPATCHED))
 
 
+_CLAIM = text(f"""
+    UPDATE transition_tasks
+    SET state = '{RUNNING}', attempt = attempt + 1, lease_until = :lease_until,
+        started_at = coalesce(started_at, :now)
+    WHERE id = :id AND state = '{DISPATCHED}'
+    RETURNING attempt, transition_id, component_id, xname, description""")
+
+
 @dataclass(frozen=True)
 class Claim:
     task_id: int
@@ -203,14 +211,8 @@ class Claim:
 def claim(session: Session, task_id: int, lease_s: float) -> Claim | None:
     """Start a dispatched task. None for a duplicate or stale message (acknowledge and drop)."""
     now = utcnow()
-    row = session.execute(
-        tasks.update()
-        .where(tasks.c.id == task_id, tasks.c.state == DISPATCHED)
-        .values(state=RUNNING, attempt=tasks.c.attempt + 1,
-                lease_until=now + timedelta(seconds=lease_s),
-                started_at=func.coalesce(tasks.c.started_at, now))
-        .returning(tasks.c.attempt, tasks.c.transition_id, tasks.c.component_id,
-                   tasks.c.xname, tasks.c.description)).first()
+    row = session.execute(_CLAIM, {"id": task_id, "now": now,
+                                   "lease_until": now + timedelta(seconds=lease_s)}).first()
     if row is None:
         return None
     if row.attempt == 1:   # the first claim starts the task; later ones continue it
