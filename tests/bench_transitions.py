@@ -18,7 +18,6 @@ import argparse
 import os
 import shutil
 import signal
-import subprocess
 import statistics
 import sys
 import tempfile
@@ -39,7 +38,8 @@ from benchlib import (ActivitySampler, CpuLedger, children, code_version,  # noq
                       percentile, plain_url, postgres_pids, settled_table_writes,
                       start_profilers, stop_profilers, table_writes, top_frames, write_json,
                       writes_delta)
-from harness import ROOT, ApiServer, Simulator, Worker, answers, migrated_database  # noqa: E402
+from harness import (ROOT, ApiServer, LoggedProcess, Simulator, Worker, answers,  # noqa: E402
+                     migrated_database)
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
@@ -70,25 +70,12 @@ SCENARIOS = {s.name: s for s in (
 POST_TARGET_S, GET_TARGET_S, RSS_TARGET_MB, CPU_TARGET_MS = 2.0, 1.0, 600.0, 5.0
 
 
-class Beat:
+def start_beat(env: dict, scratch: Path) -> LoggedProcess:
     """`celery beat` as `pcs up` runs it: its reaper takes back a step whose worker lost it
     (a database that refused a connection, say), so such a run still completes."""
-
-    def __init__(self, env: dict, scratch: Path):
-        self._log = open(scratch / "beat.log", "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers.celery_app", "beat", "--loglevel",
-             "WARNING", "--schedule", str(scratch / "celerybeat-schedule")],
-            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=ROOT)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self._log.close()
+    return LoggedProcess([sys.executable, "-m", "celery", "-A", "workers.celery_app", "beat",
+                          "--loglevel", "WARNING", "--schedule",
+                          str(scratch / "celerybeat-schedule")], scratch / "beat.log", env)
 
 
 @dataclass
@@ -98,7 +85,7 @@ class Stack:
     sim: Simulator
     api: ApiServer
     workers: list[Worker]
-    beat: Beat
+    beat: LoggedProcess
     scratch: Path
 
     def service_pids(self) -> dict[str, list[int]]:
@@ -175,7 +162,7 @@ def start_stack(scenario: Scenario, nodes: int, database: str, broker_url: str,
                                     settings.worker_concurrency, f"bench{i}", True)
                         for i in range(1, processes + 1)]
         api, *workers = [f.result() for f in futures]
-        beat = Beat(env, scratch)
+        beat = start_beat(env, scratch)
     except BaseException:
         sim.stop()
         for future in futures:
