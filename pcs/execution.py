@@ -8,6 +8,7 @@ A step never waits: it defers the task with next_check_at and the dispatcher sen
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -46,6 +47,20 @@ _LOAD_STEP = text("""
     JOIN components c ON c.id = t.component_id
     JOIN bmcs b ON b.id = c.bmc_id
     WHERE t.id = :id""")
+_INSERT_EXCHANGE_SQL = """
+    INSERT INTO bmc_exchanges (task_id, bmc_id, purpose, state, method, path, request_body,
+                               status_code, response_body, error_class, error, latency_ms,
+                               sent_at)
+    VALUES (:task_id, :bmc_id, :purpose, :state, :method, :path, CAST(:request_body AS jsonb),
+            :status_code, :response_body, :error_class, :error, :latency_ms, :sent_at)"""
+_INSERT_EXCHANGES = text(_INSERT_EXCHANGE_SQL)
+_INSERT_INTENT = text(_INSERT_EXCHANGE_SQL + " RETURNING id")
+_COMPLETE_EXCHANGE = text("""
+    UPDATE bmc_exchanges SET state = 'done', method = :method, path = :path,
+        request_body = CAST(:request_body AS jsonb), status_code = :status_code,
+        response_body = :response_body, error_class = :error_class, error = :error,
+        latency_ms = :latency_ms
+    WHERE id = :id""")
 # Only these are ever sent again when the state did not move (DESIGN.md, re-sends).
 RESENDABLE = (Action.ON, Action.FORCE_OFF)
 
@@ -454,7 +469,7 @@ class Executor:
             events.task(session, ctx.claim.transition_id, ctx.xname, events.ACTION_SENT,
                         "in-progress", outcomes.applying(ctx.action.value), action=reset_type)
         if ctx.unrecorded:
-            session.execute(exchanges.insert(), [
+            session.execute(_INSERT_EXCHANGES, [
                 dict(_exchange_columns(attempt), task_id=ctx.claim.task_id, bmc_id=ctx.bmc_id,
                      purpose=purpose, state="done")
                 for exchange, purpose in ctx.unrecorded
@@ -463,16 +478,14 @@ class Executor:
 
     def _record_intent(self, session: Session, ctx: StepContext, reset_type: str,
                        sent_at: datetime, purpose: str = "apply") -> int:
-        return session.scalar(exchanges.insert().values(
+        return session.scalar(_INSERT_INTENT, dict(
             task_id=ctx.claim.task_id, bmc_id=ctx.bmc_id, purpose=purpose, state="sending",
-            method="POST", path=ctx.reset_target, request_body={ctx.reset_parameter: reset_type},
-            sent_at=sent_at).returning(exchanges.c.id))
+            method="POST", path=ctx.reset_target,
+            request_body=json.dumps({ctx.reset_parameter: reset_type}), status_code=None,
+            response_body=None, error_class=None, error=None, latency_ms=None, sent_at=sent_at))
 
     def _complete_exchange(self, session: Session, exchange_id: int, exchange: Exchange):
-        columns = _exchange_columns(exchange)
-        columns.pop("sent_at")
-        session.execute(exchanges.update().where(exchanges.c.id == exchange_id)
-                        .values(state="done", **columns))
+        session.execute(_COMPLETE_EXCHANGE, dict(_exchange_columns(exchange), id=exchange_id))
 
     def _load(self, session: Session, claim: scheduler.Claim) -> StepContext | None:
         row = session.execute(_LOAD_STEP, {"id": claim.task_id}).first()
@@ -513,8 +526,10 @@ class Executor:
 
 
 def _exchange_columns(exchange: Exchange) -> dict:
+    body = exchange.request_body
     return {"method": exchange.method, "path": exchange.path,
-            "request_body": exchange.request_body, "status_code": exchange.status_code,
+            "request_body": json.dumps(body) if body is not None else None,
+            "status_code": exchange.status_code,
             "response_body": exchange.response_body, "error_class": exchange.error_class,
             "error": exchange.error, "latency_ms": exchange.latency_ms,
             "sent_at": exchange.sent_at}
