@@ -238,15 +238,19 @@ def measure(scenario: Scenario, stack: Stack, database: str, xnames: list[str],
     assert r.status_code == 200, r.text
     tid = r.json()["transitionID"]
 
-    summary, completed = None, False
+    summary, completed, poll_errors = None, False, []
     while time.monotonic() - started < timeout_s:
         time.sleep(POLL_S)
-        # The summary list (one transition in this database), not the 10,000-task body.
-        listed = session.get(f"{stack.api.url}/transitions", timeout=60).json()["transitions"]
-        summary = next(t for t in listed if t["transitionID"] == tid)
         activity.sample(conn)
         ledger.track("postgres", postgres_pids(conn, dbname)["postgres"])
         ledger.sample()
+        # The summary list (one transition in this database), not the 10,000-task body. An
+        # error answer (a shared PostgreSQL out of connections, say) is counted; polling goes on.
+        listed = session.get(f"{stack.api.url}/transitions", timeout=60)
+        if listed.status_code != 200:
+            poll_errors.append(f"{listed.status_code} {listed.text[:160]}")
+            continue
+        summary = next(t for t in listed.json()["transitions"] if t["transitionID"] == tid)
         if summary["transitionStatus"] in ("completed", "aborted"):
             completed = summary["transitionStatus"] == "completed"
             break
@@ -262,6 +266,8 @@ def measure(scenario: Scenario, stack: Stack, database: str, xnames: list[str],
         t0 = time.monotonic()
         detail = session.get(f"{stack.api.url}/transitions/{tid}", timeout=120)
         get_times.append(time.monotonic() - t0)
+        if detail.status_code != 200:
+            poll_errors.append(f"{detail.status_code} {detail.text[:160]}")
     detail = detail.json()
 
     nodes = len(xnames)
@@ -287,6 +293,7 @@ def measure(scenario: Scenario, stack: Stack, database: str, xnames: list[str],
                                       f"({summary and summary['transitionStatus']}); aborted"),
         "task_counts": detail["taskCounts"],
         "failures": failures(conn, tid),
+        "api_errors": {"count": len(poll_errors), "first": poll_errors[:1]},
         "tasks_returned": len(detail["tasks"]),
         "post_transitions_s": round(post_s, 3),
         "get_transition_s": round(statistics.median(get_times), 3),
