@@ -77,7 +77,7 @@ def settings(database_url, server_urls, scratch_dir):
                     status_timeout_s=2.0, action_timeout_s=2.0, connect_timeout_s=1.0,
                     forceoff_confirm_s=5.0, lease_s=15.0, redispatch_after_s=10.0,
                     resend_after_s=0.6,
-                    worker_concurrency=8, api_threads=16)
+                    worker_concurrency=8, api_threads=8)
 
 
 @pytest.fixture(scope="session")
