@@ -308,6 +308,7 @@ def test_database_down_answers_503_and_stores_nothing(other_app, db):
     response = no_database.post("/transitions", json={"operation": "on",
                                                        "location": [{"xname": UNKNOWN_NODE}]})
     assert_problem(response, 503)
+    assert response.headers["Retry-After"] == "5"      # clients know when to ask again
     assert transition_count(db) == before
     assert no_database.get("/readiness").status_code == 503
     health = no_database.get("/health").get_json()

@@ -22,10 +22,16 @@ STATUS_FOR: dict[type[PcsError], int] = {
 }
 
 
+RETRY_AFTER_S = 5
+
+
 def problem(status: int, detail: str):
     body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status,
             "detail": detail}
-    return json.dumps(body), status, {"Content-Type": "application/problem+json"}
+    headers = {"Content-Type": "application/problem+json"}
+    if status == 503:
+        headers["Retry-After"] = str(RETRY_AFTER_S)   # an outage or overload: try again soon
+    return json.dumps(body), status, headers
 
 
 def validation_detail(error: ValidationError) -> str:
