@@ -18,10 +18,11 @@ FIGURES = ("post_transitions_s", "get_transition_s", "time_to_complete_s", "node
 def test_scenario_completes_with_every_task_succeeded_and_reports_every_figure(
         name, server_urls, tmp_path):
     admin_url, broker_url = server_urls
-    # Eight threads per worker, as the other tests' workers: 32 (the default) would hold many
-    # connections of a PostgreSQL that other test sessions share.
+    # Eight threads per worker and in the API, as in the other tests: the defaults would hold
+    # many connections of a PostgreSQL that other test sessions share.
     results = bench.run_scenario(bench.SCENARIOS[name], NODES, admin_url, broker_url,
-                                 timeout_s=120, overrides={"worker_concurrency": 8})
+                                 timeout_s=120,
+                                 overrides={"worker_concurrency": 8, "api_threads": 8})
 
     assert results["completed"], results["note"]
     assert results["task_counts"]["total"] == NODES
