@@ -166,14 +166,20 @@ def promote(session: Session, component_ids: list[int]) -> int:
 
 
 def dispatch(session: Session, now: datetime, budget: int) -> list[tuple[int, str]]:
-    """Move up to `budget` ready and due deferred tasks to dispatched; publish after commit."""
+    """Move up to `budget` ready and due deferred tasks to dispatched; publish after commit.
+
+    Oldest due first: a ready task is due since it was enqueued, a deferred one since its next
+    check. By sequence number instead, tasks of a large transition that wait for an earlier
+    tier (and are re-checked every second) would take the whole budget each pass, and the
+    tasks that must finish that tier would never start."""
     if budget <= 0:
         return []
     picked = session.execute(text("""
         UPDATE transition_tasks t SET state = 'dispatched', dispatched_at = :now
         FROM (SELECT id FROM transition_tasks
               WHERE state = 'ready' OR (state = 'deferred' AND next_check_at <= :now)
-              ORDER BY seq LIMIT :budget FOR UPDATE SKIP LOCKED) pick
+              ORDER BY CASE WHEN state = 'ready' THEN enqueued_at ELSE next_check_at END, seq
+              LIMIT :budget FOR UPDATE SKIP LOCKED) pick
         WHERE t.id = pick.id
         RETURNING t.id, t.xname, t.transition_id
     """), {"now": now, "budget": budget}).all()
