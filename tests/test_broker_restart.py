@@ -110,7 +110,9 @@ def test_redis_restart_mid_transition_delays_but_loses_nothing(private_stack, pr
         assert at_stop["transitionStatus"] != "completed", "the restart came too late to matter"
         time.sleep(2.0)
         private_redis.start()
-        assert worker.process.poll() is None, "the worker exited while the broker was down"
+        assert worker.process.poll() is None, (
+            "the worker exited while the broker was down; its log ends:\n"
+            + log_path.read_text(errors="replace")[-4000:])
 
         from pcs.broker import Publisher
         publisher = Publisher(settings)
