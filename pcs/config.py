@@ -67,7 +67,9 @@ class Settings:
     dispatch_interval_s: float = _opt(
         0.2, "PCS_DISPATCH_INTERVAL_S", "seconds between dispatcher passes")
     max_dispatched: int = _opt(
-        256, "PCS_MAX_DISPATCHED", "task messages waiting in the broker at most (bounded depth)")
+        256, "PCS_MAX_DISPATCHED", "tasks waiting in the broker at most (bounded depth)")
+    step_batch: int = _opt(
+        8, "PCS_STEP_BATCH", "task IDs per worker message at most (neighbouring BMCs together)")
     # A step may read three times (PCS_STATUS_TIMEOUT each) and send one action: keep well above.
     lease_s: float = _opt(
         300.0, "PCS_LEASE_S", "seconds a running step may take before the reaper takes it back")

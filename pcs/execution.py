@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -105,15 +106,37 @@ class Executor:
         self._clients: dict[int, tuple[datetime, RedfishClient]] = {}
         self._clients_lock = threading.Lock()
 
-    def run_step(self, task_id: int) -> None:
-        """Claim the task and run its steps until it must wait or ends. Stale messages: no-op."""
+    def run_steps(self, task_ids: list[int]) -> None:
+        """Run the step of each task in turn, then check once whether their transitions are
+        complete. A task that cannot be run now (its step failed on the database) is left to
+        the reaper, and the others still run."""
+        ended: set = set()
+        for task_id in task_ids:
+            try:
+                transition_id = self.run_step(task_id)
+            except Exception as exc:
+                log.warning("step of task %s not run, the reaper will send it again: %s",
+                            task_id, exc)
+                continue
+            if transition_id is not None:
+                ended.add(transition_id)
+        if ended:
+            # After the finishing commits, so that the last task of a transition to end always
+            # sees every other one ended.
+            with self.db.transaction() as session:
+                for transition_id in sorted(ended):
+                    scheduler.complete_if_done(session, transition_id)
+
+    def run_step(self, task_id: int) -> uuid.UUID | None:
+        """Claim the task and run its steps until it must wait or ends. Stale messages: no-op.
+        Returns the task's transition id when the task ended, else None."""
         with self.db.transaction() as session:
             claim = scheduler.claim(session, task_id, self.settings.step_lease_s)
             if claim is None:
-                return
+                return None
             ctx = self._load(session, claim)
         if ctx is None:
-            return
+            return claim.transition_id   # it ended: its component is gone
         try:
             self._advance(ctx)
         except Exception:
@@ -121,9 +144,7 @@ class Executor:
             with self.db.transaction() as session:
                 self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
                           "Internal error while running the step (see the service log)")
-        if ctx.ended:
-            with self.db.transaction() as session:
-                scheduler.complete_if_done(session, claim.transition_id)
+        return claim.transition_id if ctx.ended else None
 
     def _advance(self, ctx: StepContext) -> None:
         # Each phase either ends the task, defers it, or moves on to the next phase at once.
@@ -493,7 +514,6 @@ class Executor:
             # The component vanished from the inventory after the task was queued.
             scheduler.finish(session, claim, "failed", outcomes.FAILED_TO_ACHIEVE,
                              outcomes.MISSING_XNAME)
-            scheduler.complete_if_done(session, claim.transition_id)
             return None
         return StepContext(
             claim=claim, xname=row.xname, operation=Operation(row.operation),

@@ -350,7 +350,7 @@ def task_timing(conn, transition_id: str) -> dict:
         "SELECT extract(epoch FROM finished_at - enqueued_at), attempt FROM transition_tasks "
         "WHERE transition_id = %s", (transition_id,)).fetchall()
     latencies = sorted(float(r[0]) for r in rows if r[0] is not None)
-    figures = {"steps": sum(r[1] for r in rows)}   # claims: one per run_step that ran
+    figures = {"steps": sum(r[1] for r in rows)}   # claims: one per task step that ran
     if latencies:
         figures.update(task_latency_p50_s=round(statistics.median(latencies), 2),
                        task_latency_p99_s=round(percentile(latencies, 99), 2))

@@ -58,7 +58,7 @@ def _flower_tasks(port: int) -> str | None:
            "&search%5Bvalue%5D=&order%5B0%5D%5Bcolumn%5D=0&order%5B0%5D%5Bdir%5D=desc"
            "&columns%5B0%5D%5Bdata%5D=name")
     text = requests.get(url, timeout=10).text
-    return text if "pcs.run_step" in text else None
+    return text if "pcs.run_steps" in text else None
 
 
 def _power_on(api: str, xname: str) -> dict:
@@ -91,7 +91,7 @@ def test_embedded_stack_runs_a_transition_stops_cleanly_and_restarts_on_its_stat
         # Flower's task list shows the step with a task ID and xname, never the BMC password.
         flower_tasks = wait_for(lambda: _flower_tasks(up.flower_port), timeout=20,
                                 what="Flower to list the task")
-        assert "(1, 'x1000c0s0b0n0')" in flower_tasks
+        assert "([1], ['x1000c0s0b0n0'])" in flower_tasks
         assert SIMULATOR_PASSWORD not in flower_tasks
         assert (state_dir / "postgres").is_dir() and (state_dir / "valkey").is_dir()
         assert (state_dir / "secret.key").stat().st_mode & 0o077 == 0

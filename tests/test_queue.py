@@ -79,7 +79,7 @@ def test_busy_component_makes_later_work_wait_in_fifo_order(client, fleet, worke
 
 
 def test_messages_carry_task_ids_only(settings, fleet, worker, client):
-    """The Celery message of a step names a task ID (and argsrepr the xname): no credentials."""
+    """The Celery message of a step names task IDs (and argsrepr the xnames): no credentials."""
     import redis
     r = redis.Redis.from_url(settings.broker_url)
     # Publish through the service with no worker consuming a private queue, then read it raw.
@@ -96,9 +96,9 @@ def test_messages_carry_task_ids_only(settings, fleet, worker, client):
     import json
     envelope = json.loads(text)
     body = json.loads(base64.b64decode(envelope["body"]))
-    assert body[0] == [12345]
-    assert envelope["headers"]["task"] == "pcs.run_step"
-    assert envelope["headers"]["argsrepr"] == "(12345, 'x1000c0s0b0n0')"
+    assert body[0] == [[12345]]
+    assert envelope["headers"]["task"] == "pcs.run_steps"
+    assert envelope["headers"]["argsrepr"] == "([12345], ['x1000c0s0b0n0'])"
 
 
 def test_reaper_resends_a_task_whose_message_was_lost(client, fleet, worker, db, settings):

@@ -62,7 +62,7 @@ def _flower_pages(base: str) -> list[str]:
         page = requests.get(f"{base}/task/{task_id}", timeout=5)
         assert page.status_code == 200
         pages.append(page.text)
-    assert any("pcs.run_step" in page for page in pages)   # the pages do show the steps
+    assert any("pcs.run_steps" in page for page in pages)   # the pages do show the steps
     return pages
 
 

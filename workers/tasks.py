@@ -7,10 +7,10 @@ from pcs import monitor, retention, scheduler
 from workers.runtime import runtime
 
 
-@shared_task(name="pcs.run_step", acks_late=True, ignore_result=True)
-def run_step(task_id: int) -> None:
-    """Run the next step of one component's task; a stale or duplicate message does nothing."""
-    runtime().executor.run_step(task_id)
+@shared_task(name="pcs.run_steps", acks_late=True, ignore_result=True)
+def run_steps(task_ids: list[int]) -> None:
+    """Run the next step of each task, in turn; a stale or duplicate ID does nothing."""
+    runtime().executor.run_steps(task_ids)
 
 
 @shared_task(name="pcs.reap", ignore_result=True)
