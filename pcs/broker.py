@@ -67,9 +67,9 @@ class Publisher:
             return 0
         return len(replies)
 
-    def publish(self, tasks: list[tuple[int, str]]) -> int:
-        """Send the (task id, xname) pairs as run_steps messages of up to PCS_STEP_BATCH IDs
-        each. Returns how many tasks were sent.
+    def publish(self, tasks: list[tuple[int, str]], batch: int | None = None) -> int:
+        """Send the (task id, xname) pairs as run_steps messages of up to `batch`
+        (PCS_STEP_BATCH) IDs each. Returns how many tasks were sent.
 
         A broker failure is logged, not raised: the tasks stay dispatched in the database and the
         reaper sends them again.
@@ -79,12 +79,12 @@ class Publisher:
             return 0
         try:
             with self.celery.producer_or_acquire() as producer:
-                for batch in step_batches(tasks, self.settings.step_batch):
-                    ids, xnames = [t[0] for t in batch], [t[1] for t in batch]
+                for message in step_batches(tasks, batch or self.settings.step_batch):
+                    ids, xnames = [t[0] for t in message], [t[1] for t in message]
                     self.celery.send_task(RUN_STEPS, args=[ids], producer=producer,
                                           queue=self.settings.queue_name,
                                           argsrepr=f"({ids}, {xnames})")
-                    sent += len(batch)
+                    sent += len(message)
         except Exception as exc:  # kombu raises many kinds; all mean "not sent"
             log.warning("publishing %d tasks failed after %d: %s", len(tasks), sent, exc)
         return sent
@@ -95,8 +95,8 @@ def step_batches(tasks: list[tuple[int, str]], size: int) -> list[list[tuple[int
 
     A message's steps run one after another in one worker thread: one message instead of many
     saves the broker round trips and Celery's per-message work. Xname order keeps a BMC's
-    components (and its neighbours') together, so a BMC that does not answer holds up few others,
-    and for at most its timeout.
+    components (and its neighbours') together; a batch that turns out slow hands the rest of its
+    tasks on (Executor.run_steps).
     """
     ordered = sorted(tasks, key=lambda t: t[1])
     size = max(1, size)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from pcs import events, power_status, scheduler, sequencing
+from pcs.broker import Publisher
 from pcs.config import Settings
 from pcs.db import Database
 from pcs.domain import outcomes
@@ -62,6 +64,8 @@ _COMPLETE_EXCHANGE = text("""
         response_body = :response_body, error_class = :error_class, error = :error,
         latency_ms = :latency_ms
     WHERE id = :id""")
+# A batch that has run this long hands its remaining tasks on (Executor.run_steps).
+HAND_ON_AFTER_S = 1.0
 # Only these are ever sent again when the state did not move (DESIGN.md, re-sends).
 RESENDABLE = (Action.ON, Action.FORCE_OFF)
 
@@ -99,19 +103,29 @@ class StepContext:
 class Executor:
     """Runs task steps for one worker process."""
 
-    def __init__(self, settings: Settings, db: Database, credentials: CredentialStore):
+    def __init__(self, settings: Settings, db: Database, credentials: CredentialStore,
+                 publisher: Publisher):
         self.settings = settings
         self.db = db
         self.credentials = credentials
+        self.publisher = publisher
         self._clients: dict[int, tuple[datetime, RedfishClient]] = {}
         self._clients_lock = threading.Lock()
 
     def run_steps(self, task_ids: list[int]) -> None:
         """Run the step of each task in turn, then check once whether their transitions are
         complete. A task that cannot be run now (its step failed on the database) is left to
-        the reaper, and the others still run."""
+        the reaper, and the others still run.
+
+        Steps of a batch take milliseconds against a healthy BMC; once a batch has run for
+        HAND_ON_AFTER_S (slow or silent BMCs), its remaining tasks go back to the broker one per
+        message, so that idle worker threads take them instead of waiting behind this one."""
         ended: set = set()
-        for task_id in task_ids:
+        started = time.monotonic()
+        for index, task_id in enumerate(task_ids):
+            if index and time.monotonic() - started > HAND_ON_AFTER_S:
+                self._hand_on(task_ids[index:])
+                break
             try:
                 transition_id = self.run_step(task_id)
             except Exception as exc:
@@ -126,6 +140,15 @@ class Executor:
             with self.db.transaction() as session:
                 for transition_id in sorted(ended):
                     scheduler.complete_if_done(session, transition_id)
+
+    def _hand_on(self, task_ids: list[int]) -> None:
+        log.info("handing on %d tasks of a slow batch (slow or silent BMCs)", len(task_ids))
+        try:
+            with self.db.transaction() as session:
+                waiting = scheduler.still_dispatched(session, task_ids)
+            self.publisher.publish(waiting, batch=1)
+        except Exception as exc:   # they stay dispatched: the reaper sends them again
+            log.warning("handing on %d tasks failed: %s", len(task_ids), exc)
 
     def run_step(self, task_id: int) -> uuid.UUID | None:
         """Claim the task and run its steps until it must wait or ends. Stale messages: no-op.

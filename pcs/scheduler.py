@@ -193,6 +193,13 @@ def dispatch(session: Session, now: datetime, budget: int) -> list[tuple[int, st
     return [(row.id, row.xname) for row in picked]
 
 
+def still_dispatched(session: Session, task_ids: list[int]) -> list[tuple[int, str]]:
+    """(id, xname) of those tasks that still wait for a worker to claim them."""
+    return [tuple(row) for row in session.execute(text(
+        f"SELECT id, xname FROM transition_tasks WHERE id = ANY(:ids) AND state = '{DISPATCHED}'"
+        " ORDER BY xname"), {"ids": list(task_ids)})]
+
+
 def dispatched_count(session: Session) -> int:
     return session.scalar(select(func.count()).where(TransitionTask.state == DISPATCHED))
 

@@ -33,7 +33,7 @@ class WorkerRuntime:
 
     @cached_property
     def executor(self) -> Executor:
-        return Executor(self.settings, self.db, credential_store(self.settings))
+        return Executor(self.settings, self.db, credential_store(self.settings), self.publisher)
 
     def start_dispatcher(self) -> None:
         if self._dispatcher is None:

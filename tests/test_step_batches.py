@@ -1,0 +1,54 @@
+"""Several task IDs per worker message (PCS_STEP_BATCH), and the bound on what one slow BMC can
+hold up: a batch that has run for a second hands its remaining tasks on, one per message, so
+that idle worker threads take them (pcs.execution.Executor.run_steps)."""
+from __future__ import annotations
+
+import pytest
+
+from harness import Simulator, Worker, post_transition, wait_transition
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_batch_behind_silent_bmcs_hands_its_tasks_on(private_stack_factory, scratch_dir):
+    settings, sim, client = private_stack_factory(Simulator(bmcs=2, nodes_per_bmc=2),
+                                                  step_batch=8)
+    xnames = [f"{sim.bmc_body(i)['xname']}n{n}" for i in range(2) for n in range(2)]
+    for i in range(2):
+        # Every read waits out the client's timeout (2 s, three tries): about 6 s per task.
+        sim.set_fault(sim.bmc_body(i)["xname"], fault="hang", requests="all")
+    worker = Worker(settings.as_env(), scratch_dir / "batch-hand-on.log", concurrency=4,
+                    name="handon")
+    try:
+        tid = post_transition(client, "on", xnames)
+        body = wait_transition(client, tid, timeout=90)
+    finally:
+        worker.stop()
+    # Nothing is lost or doubled on the way: each task ran once and quotes its BMC's silence.
+    assert body["taskCounts"]["failed"] == 4, body["taskCounts"]
+    assert {t["error"] for t in body["tasks"]} == {"No response from BMC within 2 s"}
+    for xname in xnames:
+        detail = client.get(f"/v1/transitions/{tid}/tasks/{xname}").get_json()
+        assert [e["errorClass"] for e in detail["exchanges"]] == ["timeout"] * 3, xname
+    log = worker.log_path.read_text(errors="replace")
+    assert "handing on 3 tasks of a slow batch" in log, log[-3000:]
+
+
+def test_a_healthy_batch_runs_whole_in_one_message(private_stack_factory, scratch_dir):
+    settings, sim, client = private_stack_factory(Simulator(bmcs=4, nodes_per_bmc=2, power_delay_s=0.0),
+                                                  step_batch=8)
+    xnames = [f"{sim.bmc_body(i)['xname']}n{n}" for i in range(4) for n in range(2)]
+    worker = Worker(settings.as_env(), scratch_dir / "batch-whole.log", concurrency=4,
+                    name="whole")
+    try:
+        tid = post_transition(client, "on", xnames)
+        body = wait_transition(client, tid, timeout=60)
+    finally:
+        worker.stop()
+    assert body["taskCounts"]["succeeded"] == 8, body["taskCounts"]
+    log = worker.log_path.read_text(errors="replace")
+    assert "handing on" not in log
+    # Instant BMCs: each task ends in its first step. Eight tasks dispatched together travel in
+    # one message (two if a dispatcher pass raced the API's), not eight.
+    received = log.count("] received")   # the worker logs each message it receives
+    assert 1 <= received <= 2, received
