@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -64,8 +63,9 @@ _COMPLETE_EXCHANGE = text("""
         response_body = :response_body, error_class = :error_class, error = :error,
         latency_ms = :latency_ms
     WHERE id = :id""")
-# A batch that has run this long hands its remaining tasks on (Executor.run_steps).
-HAND_ON_AFTER_S = 1.0
+# A batch hands its remaining tasks on after a step whose BMC took this long to answer, or
+# did not answer (Executor.run_steps).
+SLOW_BMC_MS = 500.0
 # Only these are ever sent again when the state did not move (DESIGN.md, re-sends).
 RESENDABLE = (Action.ON, Action.FORCE_OFF)
 
@@ -97,7 +97,14 @@ class StepContext:
     multi_tier: bool = False
     sent: tuple | None = None    # (exchange id, Exchange, ResetType) of an accepted action
     ended: bool = False
+    slow_bmc: bool = False       # an exchange took SLOW_BMC_MS or more, or got no answer
     unrecorded: list = field(default_factory=list)   # (Exchange, purpose) not yet stored
+
+
+@dataclass(frozen=True)
+class StepResult:
+    ended: uuid.UUID | None      # the task's transition, when the task ended
+    slow_bmc: bool = False
 
 
 class Executor:
@@ -117,23 +124,23 @@ class Executor:
         complete. A task that cannot be run now (its step failed on the database) is left to
         the reaper, and the others still run.
 
-        Steps of a batch take milliseconds against a healthy BMC; once a batch has run for
-        HAND_ON_AFTER_S (slow or silent BMCs), its remaining tasks go back to the broker one per
-        message, so that idle worker threads take them instead of waiting behind this one."""
+        A healthy BMC answers a step in milliseconds. After a step whose BMC was slow or silent
+        (SLOW_BMC_MS), the remaining tasks go back to the broker one per message, so that idle
+        worker threads take them instead of waiting behind this one. (Not by the batch's wall
+        time: on a busy host that measures the CPU queue, not the BMCs.)"""
         ended: set = set()
-        started = time.monotonic()
         for index, task_id in enumerate(task_ids):
-            if index and time.monotonic() - started > HAND_ON_AFTER_S:
-                self._hand_on(task_ids[index:])
-                break
             try:
-                transition_id = self.run_step(task_id)
+                step = self.run_step(task_id)
             except Exception as exc:
                 log.warning("step of task %s not run, the reaper will send it again: %s",
                             task_id, exc)
                 continue
-            if transition_id is not None:
-                ended.add(transition_id)
+            if step.ended is not None:
+                ended.add(step.ended)
+            if step.slow_bmc and index + 1 < len(task_ids):
+                self._hand_on(task_ids[index + 1:])
+                break
         if ended:
             # After the finishing commits, so that the last task of a transition to end always
             # sees every other one ended.
@@ -150,16 +157,15 @@ class Executor:
         except Exception as exc:   # they stay dispatched: the reaper sends them again
             log.warning("handing on %d tasks failed: %s", len(task_ids), exc)
 
-    def run_step(self, task_id: int) -> uuid.UUID | None:
-        """Claim the task and run its steps until it must wait or ends. Stale messages: no-op.
-        Returns the task's transition id when the task ended, else None."""
+    def run_step(self, task_id: int) -> StepResult:
+        """Claim the task and run its steps until it must wait or ends. Stale messages: no-op."""
         with self.db.transaction() as session:
             claim = scheduler.claim(session, task_id, self.settings.step_lease_s)
             if claim is None:
-                return None
+                return StepResult(None)
             ctx = self._load(session, claim)
         if ctx is None:
-            return claim.transition_id   # it ended: its component is gone
+            return StepResult(claim.transition_id)   # it ended: its component is gone
         try:
             self._advance(ctx)
         except Exception:
@@ -167,7 +173,7 @@ class Executor:
             with self.db.transaction() as session:
                 self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
                           "Internal error while running the step (see the service log)")
-        return claim.transition_id if ctx.ended else None
+        return StepResult(claim.transition_id if ctx.ended else None, ctx.slow_bmc)
 
     def _advance(self, ctx: StepContext) -> None:
         # Each phase either ends the task, defers it, or moves on to the next phase at once.
@@ -246,7 +252,7 @@ class Executor:
             self._start_confirming(ctx, action, sent_at, None)
             return True
         with self.db.transaction() as session:
-            self._complete_exchange(session, exchange_id, exchange)
+            self._complete_exchange(session, ctx, exchange_id, exchange)
             if not exchange.ok:
                 if self._retry_when_busy(session, ctx, exchange):
                     return False
@@ -368,7 +374,7 @@ class Executor:
             exchange_id = self._record_intent(session, ctx, reset_type, sent_at, "resend")
         exchange = ctx.client.reset(ctx.reset_target, reset_type, ctx.reset_parameter)
         with self.db.transaction() as session:
-            self._complete_exchange(session, exchange_id, exchange)
+            self._complete_exchange(session, ctx, exchange_id, exchange)
             if not (exchange.ok or exchange.maybe_delivered
                     or exchange.status_code in (409, 503)):
                 return self._end(session, ctx, "failed",
@@ -509,10 +515,11 @@ class Executor:
         if ctx.sent is not None:
             exchange_id, exchange, reset_type = ctx.sent
             ctx.sent = None
-            self._complete_exchange(session, exchange_id, exchange)
+            self._complete_exchange(session, ctx, exchange_id, exchange)
             events.task(session, ctx.claim.transition_id, ctx.xname, events.ACTION_SENT,
                         "in-progress", outcomes.applying(ctx.action.value), action=reset_type)
         if ctx.unrecorded:
+            ctx.slow_bmc = ctx.slow_bmc or any(_slow(exchange) for exchange, _ in ctx.unrecorded)
             session.execute(_INSERT_EXCHANGES, [
                 dict(_exchange_columns(attempt), task_id=ctx.claim.task_id, bmc_id=ctx.bmc_id,
                      purpose=purpose, state="done")
@@ -528,7 +535,9 @@ class Executor:
             request_body=json.dumps({ctx.reset_parameter: reset_type}), status_code=None,
             response_body=None, error_class=None, error=None, latency_ms=None, sent_at=sent_at))
 
-    def _complete_exchange(self, session: Session, exchange_id: int, exchange: Exchange):
+    def _complete_exchange(self, session: Session, ctx: StepContext, exchange_id: int,
+                           exchange: Exchange) -> None:
+        ctx.slow_bmc = ctx.slow_bmc or _slow(exchange)
         session.execute(_COMPLETE_EXCHANGE, dict(_exchange_columns(exchange), id=exchange_id))
 
     def _load(self, session: Session, claim: scheduler.Claim) -> StepContext | None:
@@ -566,6 +575,14 @@ class Executor:
                                        action_timeout_s=self.settings.action_timeout_s)
                 self._clients[bmc_id] = (updated_at, client)
             return client
+
+
+def _slow(exchange: Exchange) -> bool:
+    """Whether the BMC took SLOW_BMC_MS or more to answer (retried reads count whole), or gave
+    no answer at all."""
+    attempts = (*exchange.earlier, exchange)
+    return (sum(a.latency_ms or 0.0 for a in attempts) >= SLOW_BMC_MS
+            or any(a.error_class in ("timeout", "connection") for a in attempts))
 
 
 def _exchange_columns(exchange: Exchange) -> dict:

@@ -1,5 +1,5 @@
 """Several task IDs per worker message (PCS_STEP_BATCH), and the bound on what one slow BMC can
-hold up: a batch that has run for a second hands its remaining tasks on, one per message, so
+hold up: a batch after a slow or silent BMC hands its remaining tasks on, one per message, so
 that idle worker threads take them (pcs.execution.Executor.run_steps)."""
 from __future__ import annotations
 
