@@ -24,10 +24,13 @@ def sqlalchemy_url(url: str) -> str:
 class Database:
     """One engine and session factory per process, bound at app or worker start."""
 
-    def __init__(self, url: str, pool_size: int = 10):
+    def __init__(self, url: str, pool_size: int = 10, pre_ping: bool = True):
+        # pre_ping: a round trip before each transaction, so that a connection lost to a
+        # database restart is replaced unseen. Workers turn it off (several transactions per
+        # task step) and run a claim once more instead (execution.py).
         self.engine: Engine = create_engine(
             sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size,
-            pool_pre_ping=True, pool_timeout=10,
+            pool_pre_ping=pre_ping, pool_timeout=10,
             connect_args={"connect_timeout": 5, "application_name": "pcs"})
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 

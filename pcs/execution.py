@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from pcs import events, power_status, scheduler, sequencing
@@ -28,6 +29,7 @@ from pcs.domain.confirmation import (Next, Resend, action_deadline, busy_retry_a
 from pcs.domain.operations import (OFF_ACTIONS, TARGET_STATE, Action, Operation, PlanOutcome,
                                    escalates_to_force_off, plan_actions, reset_type_for)
 from pcs.domain.tiers import tier_of
+from pcs.errors import DatabaseUnavailable
 from pcs.inventory.credentials import CredentialStore
 from pcs.inventory.store import bmc_address
 from pcs.models import Bmc, BmcExchange
@@ -131,7 +133,7 @@ class Executor:
         ended: set = set()
         for index, task_id in enumerate(task_ids):
             try:
-                step = self.run_step(task_id)
+                step = self._run_step_once_more_on_reconnect(task_id)
             except Exception as exc:
                 log.warning("step of task %s not run, the reaper will send it again: %s",
                             task_id, exc)
@@ -157,6 +159,16 @@ class Executor:
         except Exception as exc:   # they stay dispatched: the reaper sends them again
             log.warning("handing on %d tasks failed: %s", len(task_ids), exc)
 
+    def _run_step_once_more_on_reconnect(self, task_id: int) -> StepResult:
+        # Workers do not ping each pooled connection before use (a round trip per transaction):
+        # the first use after a database restart fails, and the pool reconnects. The claim
+        # changed nothing, so it is tried once more at once.
+        try:
+            return self.run_step(task_id)
+        except DatabaseUnavailable as exc:
+            log.info("claiming task %s again after a lost database connection: %s", task_id, exc)
+            return self.run_step(task_id)
+
     def run_step(self, task_id: int) -> StepResult:
         """Claim the task and run its steps until it must wait or ends. Stale messages: no-op."""
         with self.db.transaction() as session:
@@ -168,12 +180,30 @@ class Executor:
             return StepResult(claim.transition_id)   # it ended: its component is gone
         try:
             self._advance(ctx)
+        except (DatabaseUnavailable, OperationalError) as exc:
+            # Lost connection, restart, deadlock: nothing is wrong with the task. What was
+            # committed stands; the step runs again from there, as after a worker's death (an
+            # action that may have been sent is never sent blindly).
+            log.warning("step of task %s (%s) stopped on a database error, running it again "
+                        "shortly: %s", task_id, ctx.xname, exc)
+            self._release(ctx)
         except Exception:
             log.exception("step of task %s (%s) failed unexpectedly", task_id, ctx.xname)
             with self.db.transaction() as session:
                 self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
                           "Internal error while running the step (see the service log)")
         return StepResult(claim.transition_id if ctx.ended else None, ctx.slow_bmc)
+
+    def _release(self, ctx: StepContext) -> None:
+        """Give the task back to the dispatcher a moment from now; if the database is still
+        away, the reaper takes it back when its lease ends."""
+        retry_at = scheduler.utcnow() + timedelta(seconds=self.settings.confirm_interval_s)
+        try:
+            with self.db.transaction() as session:
+                scheduler.release(session, ctx.claim, retry_at)
+        except (DatabaseUnavailable, OperationalError) as exc:
+            log.warning("task %s (%s) waits for the reaper: %s", ctx.claim.task_id, ctx.xname,
+                        exc)
 
     def _advance(self, ctx: StepContext) -> None:
         # Each phase either ends the task, defers it, or moves on to the next phase at once.

@@ -247,6 +247,12 @@ def defer(session: Session, claim: Claim, next_check_at: datetime, **fields) -> 
                    unless_aborting=True)
 
 
+def release(session: Session, claim: Claim, retry_at: datetime) -> bool:
+    """Give back a running task whose step could not finish (a database error): deferred until
+    retry_at with the progress last committed, still holding its component. Fenced."""
+    return _fenced(session, claim, DEFERRED, {"next_check_at": retry_at})
+
+
 def abort_signaled(session: Session, transition_id: uuid.UUID) -> bool:
     return session.scalar(select(Transition.status).where(Transition.id == transition_id)) == (
         "abort-signaled")
