@@ -171,13 +171,17 @@ def valid_pem(text: str | None) -> None:
                               "(-----BEGIN CERTIFICATE----- ...)") from None
 
 
+valid_address = validate.Regexp(r"^[A-Za-z0-9.\-\[\]:]+(:\d{1,5})?$",
+                                error="must be host or host:port")
+valid_scheme = validate.OneOf(["http", "https"])
+
+
 class BmcRequest(Schema):
     class Meta:
         unknown = EXCLUDE
     xname = StrictString(required=True)
-    address = StrictString(required=True, validate=validate.Regexp(
-        r"^[A-Za-z0-9.\-\[\]:]+(:\d{1,5})?$", error="must be host or host:port"))
-    scheme = StrictString(load_default="https", validate=validate.OneOf(["http", "https"]))
+    address = StrictString(required=True, validate=valid_address)
+    scheme = StrictString(load_default="https", validate=valid_scheme)
     username = StrictString(required=True)
     password = StrictString(required=True, load_only=True)
     verifyTls = fields.Boolean(load_default=True, truthy={True}, falsy={False})
@@ -188,9 +192,8 @@ class BmcRequest(Schema):
 class BmcPatch(Schema):
     class Meta:
         unknown = EXCLUDE
-    address = StrictString(validate=validate.Regexp(
-        r"^[A-Za-z0-9.\-\[\]:]+(:\d{1,5})?$", error="must be host or host:port"))
-    scheme = StrictString(validate=validate.OneOf(["http", "https"]))
+    address = StrictString(validate=valid_address)
+    scheme = StrictString(validate=valid_scheme)
     username = StrictString()
     password = StrictString(load_only=True)
     verifyTls = fields.Boolean(truthy={True}, falsy={False})
