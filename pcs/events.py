@@ -37,18 +37,31 @@ ENDED_TRANSITION = ("completed", "aborted")
 
 
 # -- writing --------------------------------------------------------------------------------------
-# A plain statement: this runs several times per task, and an ORM insert costs more to build
-# than to execute.
-_INSERT_ONE = text("INSERT INTO events (transition_id, xname, kind, data) "
-                   "VALUES (:transition_id, :xname, :kind, CAST(:data AS jsonb)) RETURNING id")
+_UNWRITTEN = "pcs.events.unwritten"
 
 
 def record(session: Session, transition_id: uuid.UUID | None, kind: str,
            xname: str | None = None, **data) -> None:
-    """One event row; `data` is its wire data without id, transitionID, xname and time."""
-    event_id = session.scalar(_INSERT_ONE, {"transition_id": transition_id, "xname": xname,
-                                            "kind": kind, "data": json.dumps(data)})
-    _note(session, [transition_id], [(event_id, event_id)])
+    """One event row; `data` is its wire data without id, transitionID, xname and time.
+
+    Written with the transaction's other single events in one statement, before the next
+    statement that inserts events or before the commit (a task step records three or four)."""
+    session.info.setdefault(_UNWRITTEN, []).append(
+        {"transition_id": transition_id, "xname": xname, "kind": kind, "data": data})
+
+
+@orm_event.listens_for(Session, "before_commit")
+def write_recorded(session: Session) -> None:
+    """Insert the events record() kept for this transaction now (they take their ids)."""
+    rows = session.info.pop(_UNWRITTEN, None)
+    if rows:
+        record_many(session, rows)
+
+
+@orm_event.listens_for(Session, "after_transaction_end")
+def _forget_unwritten(session: Session, transaction) -> None:
+    if transaction.parent is None:   # ended without a commit: those events never happened
+        session.info.pop(_UNWRITTEN, None)
 
 
 def task(session: Session, transition_id: uuid.UUID, xname: str, happened: str, task_status: str,
@@ -111,6 +124,7 @@ def record_many(session: Session, rows: list[dict]) -> None:
 def _insert_events(session: Session, select_sql: str, params: dict) -> list[tuple[int, int]]:
     """INSERT the rows of `select_sql` (transition_id, xname, kind, data) into events; returns
     the ids taken as (first, last) ranges, computed by PostgreSQL: 10,000 ids need not travel."""
+    write_recorded(session)   # events recorded before these take lower ids
     return [tuple(r) for r in session.execute(text(f"""
         WITH inserted AS (INSERT INTO events (transition_id, xname, kind, data) {select_sql}
                           RETURNING id)

@@ -133,7 +133,7 @@ class Executor:
         ended: set = set()
         for index, task_id in enumerate(task_ids):
             try:
-                step = self._run_step_once_more_on_reconnect(task_id)
+                step = self._run_step_reconnecting(task_id)
             except Exception as exc:
                 log.warning("step of task %s not run, the reaper will send it again: %s",
                             task_id, exc)
@@ -159,7 +159,7 @@ class Executor:
         except Exception as exc:   # they stay dispatched: the reaper sends them again
             log.warning("handing on %d tasks failed: %s", len(task_ids), exc)
 
-    def _run_step_once_more_on_reconnect(self, task_id: int) -> StepResult:
+    def _run_step_reconnecting(self, task_id: int) -> StepResult:
         # Workers do not ping each pooled connection before use (a round trip per transaction):
         # the first use after a database restart fails, and the pool reconnects. The claim
         # changed nothing, so it is tried once more at once.

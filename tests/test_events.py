@@ -175,6 +175,46 @@ def test_reconnect_with_last_event_id_replays_exactly_the_missed_events(
     assert [e.event for e in by_query.events if e.event not in STORED] == ["progress", "end"]
 
 
+def test_a_transactions_events_are_written_at_commit_in_the_order_recorded(db, client):
+    """A step records several events; they go in as one statement at the commit, ids in the
+    order recorded, and before any event inserted at once later in the transaction."""
+    tid = uuid.UUID(post_transition(client, "on", ["not-an-xname"]))   # ends at once
+    with db.transaction() as session:
+        events.task(session, tid, f"{A}n0", events.STARTED, "in-progress")
+        events.task(session, tid, f"{A}n1", events.STARTED, "in-progress")
+        assert session.scalar(text("SELECT count(*) FROM events WHERE transition_id = :t "
+                                   "AND kind = 'task' AND xname LIKE :a"),
+                              {"t": tid, "a": f"{A}%"}) == 0, "not yet written"
+        events.transitions_changed(session, [tid], "in-progress")   # inserted at once
+        events.task(session, tid, f"{A}n0", events.SUCCEEDED, "succeeded")
+    with db.transaction() as session:
+        rows = session.execute(text(
+            "SELECT coalesce(xname, '-') AS who, kind FROM events WHERE transition_id = :t "
+            "AND (xname LIKE :a OR (kind = 'transition' AND data->>'transitionStatus' = "
+            "'in-progress')) ORDER BY id"), {"t": tid, "a": f"{A}%"}).all()
+    assert [(r.who, r.kind) for r in rows] == [
+        (f"{A}n0", "task"), (f"{A}n1", "task"), ("-", "transition"), (f"{A}n0", "task")]
+
+
+def test_events_of_a_transaction_that_rolls_back_never_happen(db, client):
+    tid = uuid.UUID(post_transition(client, "on", ["not-an-xname"]))
+    session = db.sessions()
+    try:
+        session.begin()
+        events.task(session, tid, f"{B}n0", events.STARTED, "in-progress")
+        session.rollback()
+        session.begin()   # the same session, a new transaction: the rolled-back event stays out
+        events.task(session, tid, f"{B}n1", events.STARTED, "in-progress")
+        session.commit()
+    finally:
+        session.close()
+    with db.transaction() as session:
+        xnames = session.scalars(text("SELECT xname FROM events WHERE transition_id = :t AND "
+                                      "xname LIKE :b ORDER BY id"),
+                                 {"t": tid, "b": f"{B}%"}).all()
+    assert xnames == [f"{B}n1"]
+
+
 def test_a_late_committing_event_is_held_back_not_skipped(db, settings, client, api_server):
     events.publish_after_commit(db, settings)
     tid = post_transition(client, "on", ["not-an-xname"])   # ends at once; any id will do
@@ -186,6 +226,7 @@ def test_a_late_committing_event_is_held_back_not_skipped(db, settings, client, 
     late.begin()
     try:
         events.task(late, uuid.UUID(tid), f"{A}n0", events.STARTED, "in-progress")
+        events.write_recorded(late)           # takes its id now, commits last
         with db.transaction() as session:    # takes a later id, commits first
             events.task(session, uuid.UUID(tid), f"{A}n1", events.STARTED, "in-progress")
         with db.transaction() as session:
