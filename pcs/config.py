@@ -68,6 +68,8 @@ class Settings:
         0.2, "PCS_DISPATCH_INTERVAL_S", "seconds between dispatcher passes")
     max_dispatched: int = _opt(
         256, "PCS_MAX_DISPATCHED", "tasks waiting in the broker at most (bounded depth)")
+    bmc_max_inflight: int = _opt(
+        4, "PCS_BMC_MAX_INFLIGHT", "task steps running against one BMC at once, at most")
     step_batch: int = _opt(
         8, "PCS_STEP_BATCH", "task IDs per worker message at most (neighbouring BMCs together)")
     # A step may read three times (PCS_STATUS_TIMEOUT each) and send one action: keep well above.

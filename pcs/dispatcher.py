@@ -16,7 +16,8 @@ def dispatch_once(settings: Settings, db: Database, publisher: Publisher) -> int
     """One bounded pass: ready and due deferred tasks become messages. Returns how many."""
     with db.transaction() as session:
         budget = settings.max_dispatched - scheduler.dispatched_count(session)
-        picked = scheduler.dispatch(session, scheduler.utcnow(), budget)
+        picked = scheduler.dispatch(session, scheduler.utcnow(), budget,
+                                    settings.bmc_max_inflight)
     return publisher.publish(picked)
 
 

@@ -165,8 +165,37 @@ def promote(session: Session, component_ids: list[int]) -> int:
     return result.rowcount
 
 
-def dispatch(session: Session, now: datetime, budget: int) -> list[tuple[int, str]]:
-    """Move up to `budget` ready and due deferred tasks to dispatched; publish after commit.
+_DISPATCH_LOCK = 0x70637364   # one dispatcher pass at a time, so per-BMC counts hold
+_RUNNABLE = "(state = 'ready' OR (state = 'deferred' AND next_check_at <= :now))"
+_DISPATCH = text(f"""
+    UPDATE transition_tasks t SET state = '{DISPATCHED}', dispatched_at = :now
+    FROM (SELECT id FROM transition_tasks
+          WHERE {_RUNNABLE} AND id IN (
+              SELECT r.id
+              FROM (SELECT q.id, q.due, q.seq, c.bmc_id,
+                           row_number() OVER (PARTITION BY c.bmc_id ORDER BY q.due, q.seq) AS nth
+                    FROM (SELECT id, component_id, seq,
+                                 CASE WHEN state = 'ready' THEN enqueued_at
+                                      ELSE next_check_at END AS due
+                          FROM transition_tasks WHERE {_RUNNABLE}) q
+                    LEFT JOIN components c ON c.id = q.component_id) r
+              LEFT JOIN (SELECT c.bmc_id, count(*) AS busy
+                         FROM transition_tasks a JOIN components c ON c.id = a.component_id
+                         WHERE a.state IN ('{DISPATCHED}', '{RUNNING}')
+                         GROUP BY c.bmc_id) b ON b.bmc_id = r.bmc_id
+              WHERE r.bmc_id IS NULL OR r.nth + coalesce(b.busy, 0) <= :per_bmc
+              ORDER BY r.due, r.seq LIMIT :budget)
+          FOR UPDATE SKIP LOCKED) pick
+    WHERE t.id = pick.id
+    RETURNING t.id, t.xname, t.transition_id""")
+
+
+def dispatch(session: Session, now: datetime, budget: int,
+             per_bmc: int) -> list[tuple[int, str]]:
+    """Move up to `budget` ready and due deferred tasks to dispatched, at most `per_bmc` of one
+    BMC's at once counting those dispatched or running (PCS_BMC_MAX_INFLIGHT: a chassis
+    controller with sixteen slots to power is not sent sixteen requests at once); publish after
+    commit.
 
     Oldest due first: a ready task is due since it was enqueued, a deferred one since its next
     check. By sequence number instead, tasks of a large transition that wait for an earlier
@@ -174,15 +203,11 @@ def dispatch(session: Session, now: datetime, budget: int) -> list[tuple[int, st
     tasks that must finish that tier would never start."""
     if budget <= 0:
         return []
-    picked = session.execute(text("""
-        UPDATE transition_tasks t SET state = 'dispatched', dispatched_at = :now
-        FROM (SELECT id FROM transition_tasks
-              WHERE state = 'ready' OR (state = 'deferred' AND next_check_at <= :now)
-              ORDER BY CASE WHEN state = 'ready' THEN enqueued_at ELSE next_check_at END, seq
-              LIMIT :budget FOR UPDATE SKIP LOCKED) pick
-        WHERE t.id = pick.id
-        RETURNING t.id, t.xname, t.transition_id
-    """), {"now": now, "budget": budget}).all()
+    if not session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"),
+                          {"key": _DISPATCH_LOCK}):
+        return []   # another worker's dispatcher is in a pass; the next one comes shortly
+    picked = session.execute(_DISPATCH, {"now": now, "budget": budget,
+                                         "per_bmc": per_bmc}).all()
     started = sorted({row.transition_id for row in picked})
     if started:
         # A transition is in progress from the moment its first task goes to a worker.

@@ -1,7 +1,10 @@
-"""Several task IDs per worker message (PCS_STEP_BATCH), and the bound on what one slow BMC can
-hold up: a batch after a slow or silent BMC hands its remaining tasks on, one per message, so
-that idle worker threads take them (pcs.execution.Executor.run_steps)."""
+"""How steps reach the workers: several task IDs per message (PCS_STEP_BATCH); the bound on what
+one slow BMC can hold up (a batch after a slow or silent BMC hands its remaining tasks on, one
+per message, so that idle worker threads take them: pcs.execution.Executor.run_steps); and the
+bound on what one BMC is sent at once (PCS_BMC_MAX_INFLIGHT: pcs.scheduler.dispatch)."""
 from __future__ import annotations
+
+import time
 
 import pytest
 
@@ -52,3 +55,30 @@ def test_a_healthy_batch_runs_whole_in_one_message(private_stack_factory, scratc
     # one message (two if a dispatcher pass raced the API's), not eight.
     received = log.count("] received")   # the worker logs each message it receives
     assert 1 <= received <= 2, received
+
+
+def test_a_bmc_is_never_sent_more_than_its_share_of_steps_at_once(private_stack_factory,
+                                                                   scratch_dir):
+    """PCS_BMC_MAX_INFLIGHT: four components behind one silent BMC, one task per message and
+    threads to spare, yet never more than two requests outstanding at that BMC."""
+    settings, sim, client = private_stack_factory(Simulator(bmcs=1, nodes_per_bmc=4),
+                                                  step_batch=1, bmc_max_inflight=2)
+    bmc = sim.bmc_body(0)["xname"]
+    xnames = [f"{bmc}n{n}" for n in range(4)]
+    # Each read waits out the client's 2 s timeout, so every request stays outstanding 2 s.
+    sim.set_fault(bmc, fault="hang", requests="all")
+    worker = Worker(settings.as_env(), scratch_dir / "bmc-inflight.log", concurrency=8,
+                    name="inflight")
+    try:
+        posted = time.time()   # the registration's discovery reads came before
+        tid = post_transition(client, "on", xnames)
+        body = wait_transition(client, tid, timeout=90)
+    finally:
+        worker.stop()
+    assert body["taskCounts"]["failed"] == 4, body["taskCounts"]
+    arrivals = sorted(e["time"] for e in sim.log(bmc, since=posted) if e["method"] == "GET")
+    assert len(arrivals) == 12, len(arrivals)   # three tries of one read per task
+    # A task's own tries are 2.2 s apart: more than two arrivals within 1.5 s would mean
+    # more than two tasks' requests outstanding at once.
+    most = max(sum(1 for t in arrivals if first <= t < first + 1.5) for first in arrivals)
+    assert most <= 2, arrivals
