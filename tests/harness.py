@@ -31,6 +31,22 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, what: str 
         time.sleep(interval)
 
 
+def wait_completed_reaping(client, settings, transition_id: str, timeout: float = 90.0) -> dict:
+    """Wait for the transition to complete while sending the reaper every second, as beat does
+    in production (these tests start no beat). Returns the transition's body."""
+    from pcs.broker import Publisher
+    publisher = Publisher(settings)
+
+    def finished():
+        try:
+            publisher.celery.send_task("pcs.reap", queue=settings.queue_name)
+        except Exception:   # the broker may still be coming back: beat would try again
+            pass
+        body = client.get(f"/transitions/{transition_id}").get_json()
+        return body if body["transitionStatus"] == "completed" else None
+    return wait_for(finished, timeout=timeout, interval=1.0, what="the transition to complete")
+
+
 def port_free(port: int) -> bool:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

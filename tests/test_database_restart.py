@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import Simulator, Worker, answers, free_port_block, post_transition, wait_for
+from harness import (Simulator, Worker, answers, free_port_block, post_transition,
+                     wait_completed_reaping, wait_for)
 
 pytestmark = pytest.mark.integration
 
@@ -61,15 +62,8 @@ def test_postgres_restart_mid_transition_fails_no_task(private_postgres, setting
         server = start_postgres(state_dir, port)   # the fixture's stop() is idempotent
         assert worker.process.poll() is None, "the worker exited while the database was down"
 
-        from pcs.broker import Publisher
-        publisher = Publisher(private)
-
-        def finished():
-            # Beat's job in production: the reaper takes back what a lost connection stranded.
-            publisher.celery.send_task("pcs.reap", queue=private.queue_name)
-            body = client.get(f"/transitions/{tid}").get_json()
-            return body if body["transitionStatus"] == "completed" else None
-        body = wait_for(finished, timeout=120, interval=1.0, what="the transition to complete")
+        # The reaper takes back the tasks a lost connection stranded.
+        body = wait_completed_reaping(client, private, tid, timeout=120)
     finally:
         if worker is not None:
             worker.stop()

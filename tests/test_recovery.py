@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from harness import Simulator, Worker, post_transition, wait_for
+from harness import Simulator, Worker, post_transition, wait_completed_reaping, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -35,15 +35,7 @@ def test_sigkilled_worker_loses_no_task_and_applies_nothing_twice(private_stack,
         victim.process.wait(10)
         survivor = Worker(settings.as_env(), scratch_dir / "survivor.log", concurrency=8,
                           name="survivor")
-        from pcs.broker import Publisher
-        publisher = Publisher(settings)
-
-        def finished():
-            # Beat's job in production: run the reaper until everything has ended.
-            publisher.celery.send_task("pcs.reap", queue=settings.queue_name)
-            body = client.get(f"/transitions/{tid}").get_json()
-            return body if body["transitionStatus"] == "completed" else None
-        body = wait_for(finished, timeout=90, interval=1.0, what="the transition to complete")
+        body = wait_completed_reaping(client, settings, tid)
     finally:
         victim.stop()
         if survivor:
