@@ -299,8 +299,7 @@ class Executor:
                 # It may have arrived: never send blindly; the state read decides (and the
                 # re-send rule, for On and ForceOff).
             if exchange.ok:
-                events.task(session, ctx.claim.transition_id, ctx.xname, events.ACTION_SENT,
-                            "in-progress", ctx.description, action=reset_type)
+                self._action_sent(session, ctx, reset_type)
             if last and ctx.deadline_minutes == 0:
                 return self._end(session, ctx, "succeeded",
                                      outcomes.applied_not_confirming(action.value))
@@ -546,8 +545,7 @@ class Executor:
             exchange_id, exchange, reset_type = ctx.sent
             ctx.sent = None
             self._complete_exchange(session, ctx, exchange_id, exchange)
-            events.task(session, ctx.claim.transition_id, ctx.xname, events.ACTION_SENT,
-                        "in-progress", outcomes.applying(ctx.action.value), action=reset_type)
+            self._action_sent(session, ctx, reset_type)
         if ctx.unrecorded:
             ctx.slow_bmc = ctx.slow_bmc or any(_slow(exchange) for exchange, _ in ctx.unrecorded)
             session.execute(_INSERT_EXCHANGES, [
@@ -556,6 +554,10 @@ class Executor:
                 for exchange, purpose in ctx.unrecorded
                 for attempt in (*exchange.earlier, exchange)])
             ctx.unrecorded.clear()
+
+    def _action_sent(self, session: Session, ctx: StepContext, reset_type: str) -> None:
+        events.task(session, ctx.claim.transition_id, ctx.xname, events.ACTION_SENT,
+                    "in-progress", outcomes.applying(ctx.action.value), action=reset_type)
 
     def _record_intent(self, session: Session, ctx: StepContext, reset_type: str,
                        sent_at: datetime, purpose: str = "apply") -> int:

@@ -13,6 +13,17 @@ from harness import Simulator, Worker, post_transition, wait_transition
 pytestmark = pytest.mark.integration
 
 
+def run_with_worker(settings, client, xnames, log_path, concurrency=4, timeout=90.0):
+    """One private worker runs an On of `xnames` to its end: (transition id, body, worker log)."""
+    worker = Worker(settings.as_env(), log_path, concurrency=concurrency, name=log_path.stem)
+    try:
+        tid = post_transition(client, "on", xnames)
+        body = wait_transition(client, tid, timeout=timeout)
+    finally:
+        worker.stop()
+    return tid, body, log_path.read_text(errors="replace")
+
+
 def test_a_batch_behind_silent_bmcs_hands_its_tasks_on(private_stack_factory, scratch_dir):
     settings, sim, client = private_stack_factory(Simulator(bmcs=2, nodes_per_bmc=2),
                                                   step_batch=8)
@@ -20,36 +31,23 @@ def test_a_batch_behind_silent_bmcs_hands_its_tasks_on(private_stack_factory, sc
     for i in range(2):
         # Every read waits out the client's timeout (2 s, three tries): about 6 s per task.
         sim.set_fault(sim.bmc_body(i)["xname"], fault="hang", requests="all")
-    worker = Worker(settings.as_env(), scratch_dir / "batch-hand-on.log", concurrency=4,
-                    name="handon")
-    try:
-        tid = post_transition(client, "on", xnames)
-        body = wait_transition(client, tid, timeout=90)
-    finally:
-        worker.stop()
+    tid, body, log = run_with_worker(settings, client, xnames, scratch_dir / "hand-on.log")
     # Nothing is lost or doubled on the way: each task ran once and quotes its BMC's silence.
     assert body["taskCounts"]["failed"] == 4, body["taskCounts"]
     assert {t["error"] for t in body["tasks"]} == {"No response from BMC within 2 s"}
     for xname in xnames:
         detail = client.get(f"/v1/transitions/{tid}/tasks/{xname}").get_json()
         assert [e["errorClass"] for e in detail["exchanges"]] == ["timeout"] * 3, xname
-    log = worker.log_path.read_text(errors="replace")
     assert "handing on 3 tasks of a slow batch" in log, log[-3000:]
 
 
 def test_a_healthy_batch_runs_whole_in_one_message(private_stack_factory, scratch_dir):
-    settings, sim, client = private_stack_factory(Simulator(bmcs=4, nodes_per_bmc=2, power_delay_s=0.0),
-                                                  step_batch=8)
+    settings, sim, client = private_stack_factory(
+        Simulator(bmcs=4, nodes_per_bmc=2, power_delay_s=0.0), step_batch=8)
     xnames = [f"{sim.bmc_body(i)['xname']}n{n}" for i in range(4) for n in range(2)]
-    worker = Worker(settings.as_env(), scratch_dir / "batch-whole.log", concurrency=4,
-                    name="whole")
-    try:
-        tid = post_transition(client, "on", xnames)
-        body = wait_transition(client, tid, timeout=60)
-    finally:
-        worker.stop()
+    _, body, log = run_with_worker(settings, client, xnames, scratch_dir / "whole.log",
+                                   timeout=60)
     assert body["taskCounts"]["succeeded"] == 8, body["taskCounts"]
-    log = worker.log_path.read_text(errors="replace")
     assert "handing on" not in log
     # Instant BMCs: each task ends in its first step. Eight tasks dispatched together travel in
     # one message (two if a dispatcher pass raced the API's), not eight.
@@ -67,14 +65,9 @@ def test_a_bmc_is_never_sent_more_than_its_share_of_steps_at_once(private_stack_
     xnames = [f"{bmc}n{n}" for n in range(4)]
     # Each read waits out the client's 2 s timeout, so every request stays outstanding 2 s.
     sim.set_fault(bmc, fault="hang", requests="all")
-    worker = Worker(settings.as_env(), scratch_dir / "bmc-inflight.log", concurrency=8,
-                    name="inflight")
-    try:
-        posted = time.time()   # the registration's discovery reads came before
-        tid = post_transition(client, "on", xnames)
-        body = wait_transition(client, tid, timeout=90)
-    finally:
-        worker.stop()
+    posted = time.time()   # the registration's discovery reads came before
+    _, body, _ = run_with_worker(settings, client, xnames, scratch_dir / "inflight.log",
+                                 concurrency=8)
     assert body["taskCounts"]["failed"] == 4, body["taskCounts"]
     arrivals = sorted(e["time"] for e in sim.log(bmc, since=posted) if e["method"] == "GET")
     assert len(arrivals) == 12, len(arrivals)   # three tries of one read per task
