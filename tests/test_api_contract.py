@@ -161,32 +161,49 @@ def test_create_with_a_non_integer_deadline_is_400_naming_the_field(client, dead
     assert "taskDeadlineMinutes" in assert_problem(response, 400)["detail"]
 
 
-def test_create_with_a_deadline_below_minus_one_is_400_naming_the_field(client):
-    response = client.post("/transitions", json={"operation": "on", "taskDeadlineMinutes": -2,
+def test_create_treats_a_deadline_below_minus_one_as_minus_one(client, db):
+    response = client.post("/transitions", json={"operation": "on", "taskDeadlineMinutes": -7,
                                                   "location": [{"xname": UNKNOWN_NODE}]})
-    assert "taskDeadlineMinutes" in assert_problem(response, 400)["detail"]
+    assert response.status_code == 200, response.get_json()
+    with db.transaction() as s:
+        stored = s.get(Transition, uuid.UUID(response.get_json()["transitionID"]))
+        assert stored.task_deadline_minutes == -1
 
 
-@pytest.mark.parametrize("deadline", [-1, 0, 7, None])
+@pytest.mark.parametrize("deadline", [-1, 0, 1, None])
 def test_create_accepts_deadlines_of_minus_one_and_above_or_null(client, deadline):
     response = client.post("/transitions", json={"operation": "on", "taskDeadlineMinutes":
                                                   deadline, "location": [{"xname": UNKNOWN_NODE}]})
-    assert response.status_code == 200, response.get_json()
+    assert response.status_code == 200
 
 
-@pytest.mark.parametrize("location", ["x1000c0s0b0n0", {"xname": UNKNOWN_NODE}, 5, None, []])
+@pytest.mark.parametrize("location", ["x1000c0s0b0n0", {"xname": UNKNOWN_NODE}, 5])
 def test_create_with_location_not_a_list_of_xnames_is_400_naming_location(client, location):
     response = client.post("/transitions", json={"operation": "on", "location": location})
     assert "location" in assert_problem(response, 400)["detail"]
 
 
-def test_create_without_location_is_400_naming_location(client):
-    response = client.post("/transitions", json={"operation": "on"})
-    assert "location" in assert_problem(response, 400)["detail"]
+@pytest.mark.parametrize("body", [{"operation": "on"}, {"operation": "on", "location": None},
+                                  {"operation": "on", "location": []}])
+def test_create_without_locations_answers_200_and_completes_at_once(client, body):
+    response = client.post("/transitions", json=body)
+    assert response.status_code == 200, response.get_json()
+    found = client.get(f"/transitions/{response.get_json()['transitionID']}").get_json()
+    assert found["transitionStatus"] == "completed"
+    assert found["taskCounts"]["total"] == 0 and found["tasks"] == []
 
 
-@pytest.mark.parametrize("entry", [{"xname": 5}, {"xname": None}, {"xname": ["a"]}, {},
-                                   "x1000c0s0b0n0"])
+@pytest.mark.parametrize("entry", [{}, {"xname": None}, {"deputyKey": "k"}])
+def test_a_location_without_an_xname_becomes_a_task_failed_with_invalid_xname(client, entry):
+    response = client.post("/transitions", json={"operation": "on", "location": [entry]})
+    assert response.status_code == 200, response.get_json()
+    found = client.get(f"/transitions/{response.get_json()['transitionID']}").get_json()
+    assert found["transitionStatus"] == "completed"
+    assert [(t["taskStatus"], t["taskStatusDescription"], t["error"]) for t in found["tasks"]] \
+        == [("failed", "Failed to achieve transition", "Invalid xname")]
+
+
+@pytest.mark.parametrize("entry", [{"xname": 5}, {"xname": ["a"]}, "x1000c0s0b0n0"])
 def test_create_with_an_xname_that_is_not_a_string_is_400_naming_the_field(client, db, entry):
     before = transition_count(db)
     response = client.post("/transitions", json={"operation": "on", "location": [entry]})
@@ -219,9 +236,22 @@ def test_unknown_transition_id_is_404(client):
     assert_problem(client.get(f"/transitions/{uuid.uuid4()}"), 404)
 
 
-@pytest.mark.parametrize("bad", ["not-a-uuid", "1234", "0000-zzzz"])
-def test_transition_id_that_is_not_a_uuid_is_400_naming_it(client, bad):
-    assert bad in assert_problem(client.get(f"/transitions/{bad}"), 400)["detail"]
+@pytest.mark.parametrize("bad, detail", [
+    ("FAKE", "invalid UUID length: 4"), ("not-a-uuid", "invalid UUID length: 10"),
+    ("9z99z999-999z-999z-z9zz-zz9z99z9zzzz", "invalid UUID format"),
+    ("3f0c1a2b+4f86-456c-8118-6a6c731eb1de", "invalid UUID format"),
+    ("{3f0c1a2b-4f86-456c-8118-6a6c731eb1dz}", "invalid UUID format")])
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_transition_id_that_does_not_parse_is_400_with_the_upstream_text(client, bad, detail,
+                                                                         method):
+    response = client.open(f"/transitions/{bad}", method=method)
+    assert assert_problem(response, 400)["detail"] == detail
+
+
+@pytest.mark.parametrize("form", [str, lambda u: u.hex, lambda u: "{%s}" % u,
+                                  lambda u: f"urn:uuid:{u}"])
+def test_transition_id_in_any_form_upstream_accepts_is_looked_up(client, form):
+    assert_problem(client.get(f"/transitions/{form(uuid.uuid4())}"), 404)
 
 
 def test_transition_body_has_exactly_the_upstream_fields(client, fleet, worker):
@@ -324,3 +354,14 @@ def test_database_down_answers_503_and_stores_nothing(other_app, db):
 def test_power_cap_routes_answer_501_problem(client, method, path):
     response = client.open(path, method=method, json={"xnames": ["x1000c0s0b0n0"]})
     assert_problem(response, 501)
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_transitions_with_a_trailing_slash_answer_as_without_over_http(api_server, prefix):
+    import requests
+    created = requests.post(f"{api_server.url}{prefix}/transitions/", timeout=10, json={
+        "operation": "on", "location": [{"xname": UNKNOWN_NODE}]})
+    assert created.status_code == 200, created.text
+    listed = requests.get(f"{api_server.url}{prefix}/transitions/", timeout=10)
+    assert listed.status_code == 200, listed.text
+    assert "transitions" in listed.json()

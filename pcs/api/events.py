@@ -30,7 +30,7 @@ from pcs import events, queries
 from pcs.api.schemas import rfc3339, summary_fast
 from pcs.api.services import Services, services
 from pcs.api.targets import expand
-from pcs.api.transitions import parse_uuid
+from pcs.api.ids import parse_uuid
 from pcs.errors import DatabaseUnavailable, InvalidRequest, NotFound
 from pcs.models import Transition
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timezone
 
 from marshmallow import (EXCLUDE, Schema, ValidationError, fields, post_load, validate,
-                         validates, validates_schema)
+                         validates_schema)
 
 from pcs.domain.operations import Operation
 from pcs.models import TASK_STATUS_FOR
@@ -40,8 +40,15 @@ class StrictString(fields.String):
 class LocationSchema(Schema):
     class Meta:
         unknown = EXCLUDE
-    xname = StrictString(required=True)
+    # As upstream: an entry without an xname (or with null) is not a bad request but a task
+    # that fails with `Invalid xname`; an xname of another type is still a 400.
+    xname = StrictString(load_default="", allow_none=True)
     deputyKey = StrictString(load_default=None, allow_none=True)
+
+    @post_load
+    def _null_is_empty(self, data, **_):
+        data["xname"] = data["xname"] or ""
+        return data
 
 
 class TransitionRequest(Schema):
@@ -50,8 +57,8 @@ class TransitionRequest(Schema):
     operation = fields.Raw(load_default="")
     taskDeadlineMinutes = fields.Integer(strict=True, load_default=None, allow_none=True)
     onConflict = StrictString(load_default="queue", validate=validate.OneOf(["queue", "fail"]))
-    location = fields.List(fields.Nested(LocationSchema), required=True,
-                           validate=validate.Length(min=1, error="at least one xname is required"))
+    # Missing, null or empty: a transition without tasks that completes at once (as upstream).
+    location = fields.List(fields.Nested(LocationSchema), load_default=list, allow_none=True)
 
     @validates_schema(skip_on_field_errors=False)
     def _operation(self, data, **_):
@@ -62,16 +69,13 @@ class TransitionRequest(Schema):
         except ValueError:
             raise ValidationError(f"invalid Operation type {value}") from None
 
-    @validates("taskDeadlineMinutes")
-    def _deadline(self, value, **_):
-        if value is not None and value < -1:
-            raise ValidationError("must be -1 (no deadline), 0 (do not confirm) or more")
-
     @post_load
     def _normalize(self, data, **_):
         data["operation"] = Operation.parse(data["operation"])
-        if data["taskDeadlineMinutes"] is None:
-            data["taskDeadlineMinutes"] = 5
+        deadline = data["taskDeadlineMinutes"]
+        # Upstream: absent means 5 minutes, and anything below -1 means -1 (wait forever).
+        data["taskDeadlineMinutes"] = 5 if deadline is None else max(deadline, -1)
+        data["location"] = data["location"] or []
         return data
 
 

@@ -1,17 +1,16 @@
 """The /transitions blueprint (PCS v1)."""
 from __future__ import annotations
 
-import uuid
-
 from flask import Blueprint, request
 
 from pcs import queries, scheduler
 from pcs.api.body import json_body
+from pcs.api.ids import parse_uuid
 from pcs.api.schemas import (AbortAccepted, PageArgs, TaskExchanges, TransitionCreated,
                              TransitionRequest, detail_fast)
 from pcs.api.services import services
 from pcs.domain import outcomes, xnames
-from pcs.errors import InvalidRequest, TooManyLocations
+from pcs.errors import TooManyLocations
 
 bp = Blueprint("transitions", __name__)
 
@@ -68,11 +67,3 @@ def get_task(transition_id: str, xname: str):
                                             xnames.normalize(xname), page["offset"],
                                             page["limit"])
     return TaskExchanges().dump(found)
-
-
-def parse_uuid(text: str) -> uuid.UUID:
-    """Raises InvalidRequest naming the value."""
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        raise InvalidRequest(f"invalid transition ID '{text}': not a UUID") from None
