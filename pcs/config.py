@@ -84,6 +84,14 @@ class Settings:
         64, "PCS_STATUS_SWEEP_CONCURRENCY", "BMCs read at once by a power-status sweep")
     ca_bundle: str | None = _opt(None, "PCS_CA_BUNDLE", "CA bundle for https BMCs (default: system)")
     queue_name: str = _opt("pcs", "PCS_QUEUE_NAME", "Celery queue the workers consume")
+    sms_server: str | None = _opt(
+        None, "PCS_SMS_SERVER", "SMD (HSM v2) base URL; set = components come from SMD")
+    smd_timeout_s: float = _opt(40.0, "PCS_SMD_TIMEOUT_S", "seconds to wait for one SMD call")
+    bmc_scheme: str = _opt(
+        "https", "PCS_BMC_SCHEME", "scheme of BMC URLs built from SMD (http for emulators)")
+    bmc_verify_tls: bool = _opt(
+        True, "PCS_BMC_VERIFY_TLS", "verify the certificates of BMCs read from SMD (false "
+        "reproduces upstream's unverified TLS; logged at start)")
     log_level: str = _opt("INFO", "PCS_LOG_LEVEL", "log level of every process")
 
     @classmethod
@@ -144,8 +152,17 @@ class Settings:
         return env
 
 
+BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "on": True,
+                 "false": False, "0": False, "no": False, "off": False}
+
+
 def _parse(f: dataclasses.Field, raw: str):
     kind = f.type if isinstance(f.type, str) else f.type.__name__
+    if kind.startswith("bool"):
+        lowered = raw.strip().lower()
+        if lowered not in BOOLEAN_WORDS:
+            raise ValueError(f"{_env_name(f)}={raw!r} is not true or false")
+        return BOOLEAN_WORDS[lowered]
     try:
         if kind.startswith("int"):
             return int(raw)

@@ -17,24 +17,38 @@ from pcs.inventory.credentials import CredentialStore
 from pcs.inventory.store import bmc_address
 from pcs.models import Bmc, Component
 from pcs.redfish.client import RedfishClient
+from pcs.sources.inventory import InventorySource, LocalInventory
+from pcs.sources.smd import SmdUnavailable
 
 log = logging.getLogger(__name__)
 
 SWEEP_LOCK = 7_311_042   # advisory lock key of the sweeper
 
 
-def sweep(settings: Settings, db: Database, credentials: CredentialStore) -> dict | None:
-    """Read and store every component's power state. None when another sweep is running."""
+def sweep(settings: Settings, db: Database, credentials: CredentialStore,
+          inventory: InventorySource | None = None) -> dict | None:
+    """Refresh the inventory from its source, then read and store every component's power
+    state. None when another sweep is running."""
     with db.engine.connect() as lock_connection:
         got = lock_connection.scalar(text("SELECT pg_try_advisory_lock(:k)"),
                                      {"k": SWEEP_LOCK})
         if not got:
             return None
         try:
+            _refresh(db, inventory or LocalInventory())
             return _sweep(settings, db, credentials)
         finally:
             lock_connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SWEEP_LOCK})
             lock_connection.commit()
+
+
+def _refresh(db: Database, inventory: InventorySource) -> None:
+    """A source that cannot be read leaves the stored inventory as it was: the sweep still
+    reads every BMC it knows."""
+    try:
+        inventory.refresh(db)
+    except SmdUnavailable as exc:
+        log.warning("inventory not refreshed from %s: %s", inventory.name, exc)
 
 
 def _sweep(settings: Settings, db: Database, credentials: CredentialStore) -> dict:

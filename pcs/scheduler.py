@@ -47,8 +47,11 @@ class Location:
 
 def submit(session: Session, settings: Settings, operation: Operation, deadline_minutes: int,
            locations: list[Location], requested_by: dict, queue_when_busy: bool = True,
-           reservations: ReservationProvider = NoReservations()) -> Transition:
+           reservations: ReservationProvider = NoReservations(),
+           source_errors: dict[str, str] | None = None) -> Transition:
     """Store a transition with one task per distinct component; heads of free queues get ready.
+
+    `source_errors`: per normalized xname, the inventory source's reason it cannot run.
 
     A component that another transition holds or awaits makes its task wait in the component's
     queue (queue_when_busy, `onConflict: queue`) or fail at once (`onConflict: fail`).
@@ -83,7 +86,8 @@ def submit(session: Session, settings: Settings, operation: Operation, deadline_
         verdict = admit(operation, name, component.allowable_values if component else None,
                         component is not None, locked=xname in locked, busy=xname in in_use,
                         queue_when_busy=queue_when_busy,
-                        refused=refused.get(location.xname))
+                        refused=refused.get(location.xname),
+                        source_error=(source_errors or {}).get(xname))
         row = {"xname": xname, "deputy_key": location.deputy_key, "tier": None,
                "component_id": component.id if component else None}
         if verdict is None:

@@ -11,6 +11,7 @@ from pcs.db import Database
 from pcs.dispatcher import Dispatcher
 from pcs.execution import Executor
 from pcs.inventory.credentials import credential_store
+from pcs.sources.inventory import InventorySource, inventory_source
 
 
 class WorkerRuntime:
@@ -35,6 +36,10 @@ class WorkerRuntime:
     @cached_property
     def executor(self) -> Executor:
         return Executor(self.settings, self.db, credential_store(self.settings), self.publisher)
+
+    @cached_property
+    def inventory(self) -> InventorySource:
+        return inventory_source(self.settings)
 
     def start_dispatcher(self) -> None:
         if self._dispatcher is None:

@@ -14,6 +14,7 @@ from pcs.errors import ConfigurationError
 from pcs.events import publish_after_commit
 from pcs.logs import configure_logging
 from pcs.reservations import NoReservations, ReservationProvider
+from pcs.sources.inventory import inventory_source
 
 V1_PREFIXES = ("", "/v1", "/apis/power-control/v1")
 ADDED_PREFIXES = ("/v1", "/apis/power-control/v1")   # this service's additions
@@ -37,7 +38,8 @@ def create_app(settings: Settings | None = None,
     database = Database(settings.database_url, pool_size=min(settings.api_threads, 16))
     publish_after_commit(database, settings)
     app.extensions["pcs"] = Services(settings, database, Publisher(settings),
-                                     reservations or NoReservations())
+                                     reservations or NoReservations(),
+                                     inventory_source(settings))
     for blueprint, prefixes in ((transitions.bp, V1_PREFIXES), (service.bp, V1_PREFIXES),
                                 (power_cap.bp, V1_PREFIXES), (power_status.bp, V1_PREFIXES),
                                 (inventory.bp, ADDED_PREFIXES),

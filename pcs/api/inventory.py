@@ -1,7 +1,7 @@
 """The /inventory blueprint (an addition): BMCs and the components discovered behind them."""
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -17,6 +17,16 @@ from pcs.models import Component
 from pcs.redfish.client import RedfishClient
 
 bp = Blueprint("inventory", __name__)
+
+
+@bp.before_request
+def _registration_only_in_local_mode():
+    """In smd mode SMD owns the inventory: pcs reads it and never writes it."""
+    svc = services()
+    if request.method not in ("GET", "HEAD", "OPTIONS") and svc.inventory.name != "local":
+        raise Conflict(f"the inventory comes from SMD ({svc.settings.sms_server}): "
+                       "add, change or remove BMCs and components there")
+
 
 @bp.post("/inventory/bmcs")
 def add_bmc():

@@ -12,6 +12,7 @@ from pcs.db import Database
 from pcs.dispatcher import dispatch_once
 from pcs.inventory.credentials import CredentialStore, credential_store
 from pcs.reservations import ReservationProvider
+from pcs.sources.inventory import InventorySource
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,7 @@ class Services:
     db: Database
     publisher: Publisher
     reservations: ReservationProvider
+    inventory: InventorySource
     _credentials: CredentialStore | None = None
 
     @property

@@ -24,13 +24,18 @@ def create_transition():
                                f"{svc.settings.max_locations} per request (PCS_MAX_LOCATIONS)")
     svc.publisher.ping()   # broker down: 503 before anything is stored
     locations = [scheduler.Location(loc["xname"], loc["deputyKey"]) for loc in args["location"]]
+    # SMD is read before the transition is stored, outside any database transaction; a failed
+    # read still answers 200 and ends the tasks with upstream's reason.
+    source_errors = svc.inventory.prepare(svc.db, sorted(
+        {p.name for p in map(xnames.parse, (loc.xname for loc in locations)) if p is not None}))
     requested_by = {"address": request.remote_addr,
                     "userAgent": request.headers.get("User-Agent", "")}
     with svc.db.transaction() as session:
         transition = scheduler.submit(session, svc.settings, args["operation"],
                                       args["taskDeadlineMinutes"], locations, requested_by,
                                       queue_when_busy=args["onConflict"] == "queue",
-                                      reservations=svc.reservations)
+                                      reservations=svc.reservations,
+                                      source_errors=source_errors)
     svc.dispatch_after_commit()
     location = {"Location": f"../transitions/{transition.id}"}
     return TransitionCreated().dump(transition), 200, location

@@ -18,16 +18,19 @@ class Verdict:
 def admit(operation: Operation, parsed: xnames.Xname | None,
           allowable_values: list[str] | None, in_inventory: bool, locked: bool = False,
           busy: bool = False, queue_when_busy: bool = True,
-          refused: str | None = None) -> Verdict | None:
+          refused: str | None = None, source_error: str | None = None) -> Verdict | None:
     """None when the location may run (perhaps after waiting in its component's queue); else the
     verdict that ends its task at once. `busy`: another transition holds or awaits the component;
-    `refused`: the reservation provider's error for it.
+    `refused`: the reservation provider's error for it; `source_error`: the inventory source's
+    (SMD could not be read, or does not know the component).
     """
     if parsed is None:
         return Verdict("failed", outcomes.FAILED_TO_ACHIEVE, outcomes.INVALID_XNAME)
     if not parsed.controllable:
         return Verdict("unsupported", outcomes.FAILED_TO_ACHIEVE,
                        outcomes.no_power_control(parsed.type))
+    if source_error:
+        return Verdict("failed", outcomes.FAILED_TO_ACHIEVE, source_error)
     if not in_inventory:
         return Verdict("failed", outcomes.FAILED_TO_ACHIEVE, outcomes.MISSING_XNAME)
     if operation not in supported_operations(allowable_values or []):

@@ -19,6 +19,10 @@ TRANSITION_ABORTED = "Transition aborted"
 ABORT_STATUS_ACCEPTED = "Accepted - abort initiated"
 ALREADY_FINISHED = "Transition is already finished and cannot be aborted."
 
+# error, when SMD is the inventory source (INTEGRATION.md §1)
+ERROR_RETRIEVING_HSM_DATA = "Error retrieving HSM data"
+XNAME_NOT_FOUND_IN_HSM = "Xname not found in HSM"
+
 
 def no_power_control(component_type: str) -> str:
     return f"No power control for component type {component_type}"
