@@ -86,6 +86,9 @@ class Settings:
     queue_name: str = _opt("pcs", "PCS_QUEUE_NAME", "Celery queue the workers consume")
     sms_server: str | None = _opt(
         None, "PCS_SMS_SERVER", "SMD (HSM v2) base URL; set = components come from SMD")
+    hsmlock_enabled: bool = _opt(
+        True, "PCS_HSMLOCK_ENABLED", "take SMD service reservations for the components a task "
+        "acts on (smd mode only)")
     smd_timeout_s: float = _opt(40.0, "PCS_SMD_TIMEOUT_S", "seconds to wait for one SMD call")
     bmc_scheme: str = _opt(
         "https", "PCS_BMC_SCHEME", "scheme of BMC URLs built from SMD (http for emulators)")

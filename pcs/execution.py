@@ -19,7 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from pcs import events, power_status, scheduler, sequencing
+from pcs import events, power_status, scheduler, sequencing, task_reservations
 from pcs.broker import Publisher
 from pcs.config import Settings
 from pcs.db import Database
@@ -35,6 +35,7 @@ from pcs.inventory.store import bmc_address
 from pcs.models import Bmc, BmcExchange
 from pcs.redfish.client import Exchange, RedfishClient, in_motion
 from pcs.redfish.tasks import TaskProgress, read_task_monitor
+from pcs.sources.reservations import Held, NoReservations, Refused, ReservationSource
 
 log = logging.getLogger(__name__)
 exchanges = BmcExchange.__table__
@@ -42,7 +43,8 @@ exchanges = BmcExchange.__table__
 # equivalent select() cost more CPU than PostgreSQL spent running it.
 _LOAD_STEP = text("""
     SELECT t.xname, t.phase, t.plan, t.action, t.action_sent_at, t.deadline_at, t.description,
-           t.tier, t.resends, t.moved_at, t.task_monitor, tr.operation,
+           t.tier, t.resends, t.moved_at, t.task_monitor, t.reservation_key,
+           t.reservation_deputy_key, tr.operation,
            tr.task_deadline_minutes, tr.multi_tier, c.redfish_path, c.reset_target,
            c.reset_parameter, c.allowable_values, c.type, b.id AS bmc_id,
            b.updated_at AS bmc_updated_at
@@ -97,6 +99,8 @@ class StepContext:
     moved_at: datetime | None = None
     task_monitor: str | None = None
     multi_tier: bool = False
+    reservation_key: str | None = None          # an SMD reservation of its own, released at end
+    reservation_deputy_key: str | None = None   # checked before each power tier
     sent: tuple | None = None    # (exchange id, Exchange, ResetType) of an accepted action
     ended: bool = False
     slow_bmc: bool = False       # an exchange took SLOW_BMC_MS or more, or got no answer
@@ -113,11 +117,15 @@ class Executor:
     """Runs task steps for one worker process."""
 
     def __init__(self, settings: Settings, db: Database, credentials: CredentialStore,
-                 publisher: Publisher):
+                 publisher: Publisher, reservations: ReservationSource | None = None):
         self.settings = settings
         self.db = db
         self.credentials = credentials
         self.publisher = publisher
+        self.reservations = reservations or NoReservations()
+        # xname -> reservation key of the steps running in this process, renewed by its
+        # renewal loop (only this process knows they are still alive).
+        self.running_reservations: dict[str, str] = {}
         self._clients: dict[int, tuple[datetime, RedfishClient]] = {}
         self._clients_lock = threading.Lock()
 
@@ -150,6 +158,30 @@ class Executor:
                 for transition_id in sorted(ended):
                     scheduler.complete_if_done(session, transition_id)
 
+    def _reserve(self, task_ids: list[int]) -> dict[int, Refused] | None:
+        """Take SMD reservations for the batch's tasks that hold none (one call for the batch)
+        and store them; returns the tasks that may not act, with why. None when the database
+        failed: no task of the batch may act without its reservation stored."""
+        if not self.reservations.enabled:
+            return {}
+        try:
+            with self.db.transaction() as session:
+                wanted = task_reservations.wanted(session, task_ids, scheduler.utcnow())
+            if not wanted:
+                return {}
+            results = self.reservations.acquire(wanted)
+            held = {i: r for i, r in results.items() if isinstance(r, Held)}
+            with self.db.transaction() as session:
+                stored = task_reservations.store(session, held, scheduler.utcnow())
+        except (DatabaseUnavailable, OperationalError) as exc:
+            log.warning("reserving %d tasks stopped on a database error: %s", len(task_ids), exc)
+            return None
+        # Reserved for tasks another worker took meanwhile: not ours to keep.
+        self.reservations.release({w.xname: held[w.task_id].reservation_key for w in wanted
+                                   if w.task_id in held and w.task_id not in stored
+                                   and held[w.task_id].reservation_key})
+        return {i: r for i, r in results.items() if isinstance(r, Refused)}
+
     def _hand_on(self, task_ids: list[int]) -> None:
         log.info("handing on %d tasks of a slow batch (slow or silent BMCs)", len(task_ids))
         try:
@@ -159,25 +191,31 @@ class Executor:
         except Exception as exc:   # they stay dispatched: the reaper sends them again
             log.warning("handing on %d tasks failed: %s", len(task_ids), exc)
 
-    def _run_step_reconnecting(self, task_id: int) -> StepResult:
+    def _run_step_reconnecting(self, task_id: int, refused: Refused | None = None) -> StepResult:
         # Workers do not ping each pooled connection before use (a round trip per transaction):
         # the first use after a database restart fails, and the pool reconnects. The claim
         # changed nothing, so it is tried once more at once.
         try:
-            return self.run_step(task_id)
+            return self.run_step(task_id, refused)
         except DatabaseUnavailable as exc:
             log.info("claiming task %s again after a lost database connection: %s", task_id, exc)
-            return self.run_step(task_id)
+            return self.run_step(task_id, refused)
 
-    def run_step(self, task_id: int) -> StepResult:
-        """Claim the task and run its steps until it must wait or ends. Stale messages: no-op."""
+    def run_step(self, task_id: int, refused: Refused | None = None) -> StepResult:
+        """Claim the task and run its steps until it must wait or ends. Stale messages: no-op.
+        `refused`: the reservation source would not let it act; it ends so at once."""
         with self.db.transaction() as session:
             claim = scheduler.claim(session, task_id, self.settings.step_lease_s)
             if claim is None:
                 return StepResult(None)
+            if refused is not None:
+                scheduler.finish(session, claim, "failed", refused.description, refused.error)
+                return StepResult(claim.transition_id)
             ctx = self._load(session, claim)
         if ctx is None:
             return StepResult(claim.transition_id)   # it ended: its component is gone
+        if ctx.reservation_key:
+            self.running_reservations[ctx.xname] = ctx.reservation_key
         try:
             self._advance(ctx)
         except (DatabaseUnavailable, OperationalError) as exc:
@@ -192,6 +230,8 @@ class Executor:
             with self.db.transaction() as session:
                 self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
                           "Internal error while running the step (see the service log)")
+        finally:
+            self.running_reservations.pop(ctx.xname, None)
         return StepResult(claim.transition_id if ctx.ended else None, ctx.slow_bmc)
 
     def _release(self, ctx: StepContext) -> None:
@@ -482,6 +522,14 @@ class Executor:
                 self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
                           outcomes.timeout_on_dependency(action.value, child))
                 return False
+        if ctx.reservation_deputy_key:
+            # Before each power tier, the key the task acts under must still hold (a failed
+            # check call is ignored, as upstream).
+            valid = self.reservations.valid({ctx.xname: ctx.reservation_deputy_key})
+            if valid is not None and ctx.xname not in valid:
+                self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
+                          outcomes.RESERVATION_EXPIRED)
+                return False
         return True
 
     def _wait_for_controller(self, ctx: StepContext) -> bool:
@@ -535,6 +583,12 @@ class Executor:
              error: str | None = "") -> bool:
         """End the task; returns False so that a phase can `return self._end(...)` and stop."""
         self._write_exchanges(session, ctx)   # the BMC's answers are stored before the outcome
+        if ctx.reservation_key:
+            # Released before the outcome commits, so that the component's next queued task
+            # (promoted by this commit) can reserve it.
+            self.reservations.release({ctx.xname: ctx.reservation_key})
+            task_reservations.forget(session, ctx.claim.task_id)
+            ctx.reservation_key = None
         if scheduler.finish(session, ctx.claim, state, description, error or ""):
             ctx.ended = True   # finish() recorded the task's last event
         return False
@@ -590,7 +644,9 @@ class Executor:
             allowable=list(row.allowable_values or []), bmc_id=row.bmc_id,
             client=self._client(session, row.bmc_id, row.bmc_updated_at),
             component_type=row.type, tier=row.tier, multi_tier=row.multi_tier,
-            resends=row.resends, moved_at=row.moved_at, task_monitor=row.task_monitor)
+            resends=row.resends, moved_at=row.moved_at, task_monitor=row.task_monitor,
+            reservation_key=row.reservation_key,
+            reservation_deputy_key=row.reservation_deputy_key)
 
     def _client(self, session: Session, bmc_id: int, updated_at: datetime) -> RedfishClient:
         """The process's keep-alive client for the BMC, rebuilt when its record changes (the

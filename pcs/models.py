@@ -113,6 +113,12 @@ class TransitionTask(Base):
     # The last read that showed the state in motion (kept across re-sends): an On found Off
     # again after it fell back, rather than being ignored.
     moved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The SMD reservation the task acts under (INTEGRATION.md §2): the deputy key checked before
+    # each tier (its own reservation's, or the caller's), and the reservation key when the
+    # reservation is its own (renewed while it lives, released when it ends).
+    reservation_deputy_key: Mapped[str | None] = mapped_column(String(128))
+    reservation_key: Mapped[str | None] = mapped_column(String(128))
+    reservation_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     enqueued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                   server_default=text("now()"))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -148,6 +154,16 @@ class BmcExchange(Base):
     error: Mapped[str | None] = mapped_column(Text)
     latency_ms: Mapped[float | None] = mapped_column(Float)
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SmdStateOutbox(Base):
+    """An on/off state SMD has not taken yet (the push failed); the sweep sends it again.
+    One row per component: a newer state replaces an older one."""
+    __tablename__ = "smd_state_outbox"
+    xname: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(8))
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                server_default=text("now()"))
 
 
 class ComponentLock(Base):

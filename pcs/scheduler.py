@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from pcs import events
 from pcs.config import Settings
 from pcs.errors import NotFound, TransitionFinished
-from pcs.reservations import NoReservations, ReservationProvider
 from pcs.domain import outcomes, xnames
 from pcs.domain.admission import admit
 from pcs.domain.tiers import first_tier, possible_tiers
@@ -47,7 +46,6 @@ class Location:
 
 def submit(session: Session, settings: Settings, operation: Operation, deadline_minutes: int,
            locations: list[Location], requested_by: dict, queue_when_busy: bool = True,
-           reservations: ReservationProvider = NoReservations(),
            source_errors: dict[str, str] | None = None) -> Transition:
     """Store a transition with one task per distinct component; heads of free queues get ready.
 
@@ -74,8 +72,6 @@ def submit(session: Session, settings: Settings, operation: Operation, deadline_
     locked = set(session.scalars(select(ComponentLock.xname).where(
         ComponentLock.xname == func.any(bindparam("locked", names, type_=ARRAY(String))))))
 
-    refused = reservations.refusals({loc.xname: loc.deputy_key for loc, p in parsed
-                                     if p is not None and p.name in inventory})
     rows, runnable, seen, tiers = [], [], set(), set()
     for location, name in parsed:
         xname = name.name if name else location.xname
@@ -86,7 +82,6 @@ def submit(session: Session, settings: Settings, operation: Operation, deadline_
         verdict = admit(operation, name, component.allowable_values if component else None,
                         component is not None, locked=xname in locked, busy=xname in in_use,
                         queue_when_busy=queue_when_busy,
-                        refused=refused.get(location.xname),
                         source_error=(source_errors or {}).get(xname))
         row = {"xname": xname, "deputy_key": location.deputy_key, "tier": None,
                "component_id": component.id if component else None}

@@ -114,35 +114,3 @@ def test_deputy_key_is_kept_on_the_task(client, fleet, worker, db):
         stored = s.scalar(select(TransitionTask.deputy_key)
                           .where(TransitionTask.transition_id == tid))
     assert stored == key
-
-
-class _Reservations:
-    """A reservation provider as SMD will be: one component reserved elsewhere, one key bad."""
-
-    def refusals(self, requests):
-        from pcs.domain import outcomes
-        out = {}
-        for xname, key in requests.items():
-            if xname == "x1000c0s7b0n0" and key != "good-key":
-                out[xname] = outcomes.INVALID_DEPUTY_KEY
-            elif xname == "x1000c0s6b0n1":
-                out[xname] = outcomes.UNABLE_TO_RESERVE
-        return out
-
-
-def test_reservation_provider_refusals_fail_tasks_at_once(settings, fleet, worker):
-    from pcs.api import create_app
-    app = create_app(settings, reservations=_Reservations())
-    try:
-        own = app.test_client()
-        response = own.post("/transitions", json={"operation": "on", "location": [
-            {"xname": "x1000c0s7b0n0", "deputyKey": "bad-key"}, {"xname": "x1000c0s6b0n1"}]})
-        body = wait_transition(own, response.get_json()["transitionID"])
-    finally:
-        app.extensions["pcs"].db.dispose()
-    tasks = {t["xname"]: t for t in body["tasks"]}
-    assert tasks["x1000c0s7b0n0"] == {
-        "xname": "x1000c0s7b0n0", "taskStatus": "failed",
-        "taskStatusDescription": "Failed to achieve transition",
-        "error": "Invalid deputy key and unable to reserve component"}
-    assert tasks["x1000c0s6b0n1"]["error"] == "Unable to reserve component"

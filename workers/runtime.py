@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 from functools import cached_property
 
-from pcs import events
+from pcs import events, scheduler
 from pcs.broker import Publisher
 from pcs.config import Settings
 from pcs.db import Database
@@ -12,12 +12,15 @@ from pcs.dispatcher import Dispatcher
 from pcs.execution import Executor
 from pcs.inventory.credentials import credential_store
 from pcs.sources.inventory import InventorySource, inventory_source
+from pcs.sources.reservations import ReservationSource, reservation_source
+from pcs.task_reservations import Renewer
 
 
 class WorkerRuntime:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._dispatcher: Dispatcher | None = None
+        self._renewer: Renewer | None = None
 
     @cached_property
     def db(self) -> Database:
@@ -35,7 +38,12 @@ class WorkerRuntime:
 
     @cached_property
     def executor(self) -> Executor:
-        return Executor(self.settings, self.db, credential_store(self.settings), self.publisher)
+        return Executor(self.settings, self.db, credential_store(self.settings), self.publisher,
+                        self.reservations)
+
+    @cached_property
+    def reservations(self) -> ReservationSource:
+        return reservation_source(self.settings)
 
     @cached_property
     def inventory(self) -> InventorySource:
@@ -45,10 +53,17 @@ class WorkerRuntime:
         if self._dispatcher is None:
             self._dispatcher = Dispatcher(self.settings, self.db, self.publisher)
             self._dispatcher.start()
+        if self._renewer is None and self.reservations.enabled:
+            executor = self.executor
+            self._renewer = Renewer(self.db, self.reservations,
+                                    lambda: executor.running_reservations, scheduler.utcnow)
+            self._renewer.start()
 
     def stop_dispatcher(self) -> None:
         if self._dispatcher is not None:
             self._dispatcher.stop()
+        if self._renewer is not None:
+            self._renewer.stop()
 
 
 _runtime: WorkerRuntime | None = None

@@ -13,17 +13,15 @@ from pcs.db import Database
 from pcs.errors import ConfigurationError
 from pcs.events import publish_after_commit
 from pcs.logs import configure_logging
-from pcs.reservations import NoReservations, ReservationProvider
+from pcs.sources.reservations import reservation_source
 from pcs.sources.inventory import inventory_source
 
 V1_PREFIXES = ("", "/v1", "/apis/power-control/v1")
 ADDED_PREFIXES = ("/v1", "/apis/power-control/v1")   # this service's additions
 
 
-def create_app(settings: Settings | None = None,
-               reservations: ReservationProvider | None = None) -> Flask:
-    """The API. `reservations`: who else may hold components (none outside this service by
-    default; the SMD locks API is the next provider)."""
+def create_app(settings: Settings | None = None) -> Flask:
+    """The API, its inventory and reservation sources chosen by the settings."""
     settings = settings or Settings.from_env()
     if not settings.database_url or not settings.broker_url:
         raise ConfigurationError("the API needs PCS_DATABASE_URL and PCS_BROKER_URL "
@@ -38,7 +36,7 @@ def create_app(settings: Settings | None = None,
     database = Database(settings.database_url, pool_size=min(settings.api_threads, 16))
     publish_after_commit(database, settings)
     app.extensions["pcs"] = Services(settings, database, Publisher(settings),
-                                     reservations or NoReservations(),
+                                     reservation_source(settings),
                                      inventory_source(settings))
     for blueprint, prefixes in ((transitions.bp, V1_PREFIXES), (service.bp, V1_PREFIXES),
                                 (power_cap.bp, V1_PREFIXES), (power_status.bp, V1_PREFIXES),

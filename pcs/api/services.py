@@ -11,7 +11,7 @@ from pcs.config import Settings
 from pcs.db import Database
 from pcs.dispatcher import dispatch_once
 from pcs.inventory.credentials import CredentialStore, credential_store
-from pcs.reservations import ReservationProvider
+from pcs.sources.reservations import ReservationSource
 from pcs.sources.inventory import InventorySource
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ class Services:
     settings: Settings
     db: Database
     publisher: Publisher
-    reservations: ReservationProvider
+    reservations: ReservationSource
     inventory: InventorySource
     _credentials: CredentialStore | None = None
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from pcs import queries, scheduler
+from pcs import queries, scheduler, task_reservations
 from pcs.api.body import json_body
 from pcs.api.ids import parse_uuid
 from pcs.api.schemas import (AbortAccepted, PageArgs, TaskExchanges, TransitionCreated,
@@ -34,7 +34,6 @@ def create_transition():
         transition = scheduler.submit(session, svc.settings, args["operation"],
                                       args["taskDeadlineMinutes"], locations, requested_by,
                                       queue_when_busy=args["onConflict"] == "queue",
-                                      reservations=svc.reservations,
                                       source_errors=source_errors)
     svc.dispatch_after_commit()
     location = {"Location": f"../transitions/{transition.id}"}
@@ -60,6 +59,8 @@ def abort_transition(transition_id: str):
     svc = services()
     with svc.db.transaction() as session:
         scheduler.abort(session, parse_uuid(transition_id))
+    if svc.reservations.enabled:   # the ended tasks' SMD reservations go at once
+        task_reservations.release_ended(svc.db, svc.reservations)
     return AbortAccepted().dump({"abortStatus": outcomes.ABORT_STATUS_ACCEPTED}), 202
 
 

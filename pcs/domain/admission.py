@@ -18,11 +18,11 @@ class Verdict:
 def admit(operation: Operation, parsed: xnames.Xname | None,
           allowable_values: list[str] | None, in_inventory: bool, locked: bool = False,
           busy: bool = False, queue_when_busy: bool = True,
-          refused: str | None = None, source_error: str | None = None) -> Verdict | None:
+          source_error: str | None = None) -> Verdict | None:
     """None when the location may run (perhaps after waiting in its component's queue); else the
     verdict that ends its task at once. `busy`: another transition holds or awaits the component;
-    `refused`: the reservation provider's error for it; `source_error`: the inventory source's
-    (SMD could not be read, or does not know the component).
+    `source_error`: the inventory source's reason (SMD could not be read, or does not know
+    the component). SMD reservations are taken later, by the worker about to act.
     """
     if parsed is None:
         return Verdict("failed", outcomes.FAILED_TO_ACHIEVE, outcomes.INVALID_XNAME)
@@ -36,8 +36,6 @@ def admit(operation: Operation, parsed: xnames.Xname | None,
     if operation not in supported_operations(allowable_values or []):
         return Verdict("unsupported", outcomes.unsupported_description(operation.value),
                        outcomes.UNSUPPORTED_OPERATION)
-    if refused:
-        return Verdict("failed", outcomes.FAILED_TO_ACHIEVE, refused)
     if locked or (busy and not queue_when_busy):
         return Verdict("failed", outcomes.FAILED_TO_ACHIEVE, outcomes.UNABLE_TO_RESERVE)
     return None

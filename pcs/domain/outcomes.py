@@ -22,6 +22,13 @@ ALREADY_FINISHED = "Transition is already finished and cannot be aborted."
 # error, when SMD is the inventory source (INTEGRATION.md §1)
 ERROR_RETRIEVING_HSM_DATA = "Error retrieving HSM data"
 XNAME_NOT_FOUND_IN_HSM = "Xname not found in HSM"
+# SMD service reservations (INTEGRATION.md §2)
+ERROR_ACQUIRING_RESERVATIONS = "Error acquiring reservations"   # a description
+RESERVATION_EXPIRED = "Reservation expired"
+
+
+def error_acquiring_reservations(detail: str) -> str:
+    return f"ERROR aquiring needed reservations: {detail}"   # sic, upstream
 
 
 def no_power_control(component_type: str) -> str:

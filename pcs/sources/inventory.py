@@ -19,7 +19,7 @@ from pcs.domain import outcomes
 from pcs.domain.operations import supported_operations
 from pcs.models import FINAL_STATES
 from pcs.sources.endpoints import EndpointComponent, endpoint_component, known_ids
-from pcs.sources.smd import SmdClient, SmdConfig, SmdUnavailable
+from pcs.sources.smd import SmdClient, SmdUnavailable, smd_client
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +94,7 @@ def inventory_source(settings: Settings) -> InventorySource:
         return LocalInventory()
     if settings.bmc_verify_tls is False:
         log.warning("PCS_BMC_VERIFY_TLS=false: BMC certificates are not verified")
-    client = SmdClient(SmdConfig(settings.sms_server, timeout_s=settings.smd_timeout_s,
-                                 verify=settings.ca_bundle or True))
-    return SmdInventory(client, settings.bmc_scheme, settings.bmc_verify_tls)
+    return SmdInventory(smd_client(settings), settings.bmc_scheme, settings.bmc_verify_tls)
 
 
 def _components(endpoints: list[dict]) -> list[EndpointComponent]:

@@ -42,6 +42,12 @@ class SmdConfig:
     verify: bool | str = True  # False, True, or a CA bundle path
 
 
+def smd_client(settings) -> "SmdClient":
+    """The process's client for SMS_SERVER (settings: pcs.config.Settings)."""
+    return SmdClient(SmdConfig(settings.sms_server, timeout_s=settings.smd_timeout_s,
+                               verify=settings.ca_bundle or True))
+
+
 class SmdClient:
     """One SMD; thread-safe (a requests.Session per client, used for short calls)."""
 

@@ -69,12 +69,15 @@ def test_supported_operation_on_an_inventoried_component_runs(operation, xname):
     assert admit(operation, parse(xname), FULL, True) is None
 
 
-def test_reservation_refusal_fails_with_the_providers_error():
+def test_an_inventory_source_error_fails_with_its_text_after_the_name_checks():
     from pcs.domain import outcomes
-    verdict = admit(Operation.ON, parse("x1000c0s0b0n0"), ["On", "ForceOff"], True,
-                    refused=outcomes.INVALID_DEPUTY_KEY)
-    assert (verdict.state, verdict.error) == (
-        "failed", "Invalid deputy key and unable to reserve component")
+    node = parse("x1000c0s0b0n0")
+    verdict = admit(Operation.ON, node, None, False,
+                    source_error=outcomes.XNAME_NOT_FOUND_IN_HSM)
+    assert (verdict.state, verdict.description, verdict.error) == (
+        "failed", "Failed to achieve transition", "Xname not found in HSM")
+    assert admit(Operation.ON, None, None, False,
+                 source_error=outcomes.ERROR_RETRIEVING_HSM_DATA).error == "Invalid xname"
 
 
 def test_locked_or_busy_with_fail_policy_is_unable_to_reserve():
