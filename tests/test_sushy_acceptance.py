@@ -29,18 +29,20 @@ SLOW = 90.0        # a transition here waits for the emulator's delays (up to 11
 class Sushy(LoggedProcess):
     """`sushy-emulator --fake` as a child process on 127.0.0.1."""
 
-    def __init__(self, workdir, tls: tuple[str, str] | None = None):
+    def __init__(self, workdir, tls: tuple[str, str] | None = None, power_state: str = "Off",
+                 refuse_power_off: bool = False):
         self.port = free_port_block(1)
         self.scheme = "https" if tls else "http"
         self.url = f"{self.scheme}://127.0.0.1:{self.port}"
         config = workdir / f"sushy-{self.port}.conf"
-        systems = [{"uuid": uuid, "name": f"node{i}", "power_state": "Off", "nics": []}
+        systems = [{"uuid": uuid, "name": f"node{i}", "power_state": power_state, "nics": []}
                    for i, uuid in enumerate(SYSTEMS)]
         config.write_text(textwrap.dedent(f"""\
             SUSHY_EMULATOR_LISTEN_IP = '127.0.0.1'
             SUSHY_EMULATOR_FAKE_DRIVER = True
             SUSHY_EMULATOR_STATE_DIR = {str(workdir / f'sushy-state-{self.port}')!r}
             SUSHY_EMULATOR_FAKE_SYSTEMS = {systems!r}
+            SUSHY_EMULATOR_DISABLE_POWER_OFF = {refuse_power_off!r}
             """))
         argv = [sys.executable, "-m", "sushy_tools.emulator.main", "--config", str(config),
                 "--port", str(self.port)]
@@ -125,6 +127,30 @@ def test_soft_off_is_confirmed(client, worker, registered):
     assert tasks[f"{BMC}n3"]["taskStatus"] == "succeeded", tasks
     assert posts(client, body["transitionID"], f"{BMC}n3") == ["GracefulShutdown"]
     assert registered.power_state(3) == "Off"
+
+
+# -- refusals ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def refusing_sushy(scratch_dir, app):
+    """An emulator whose systems are On and that refuses ForceOff and GracefulShutdown with a
+    400 whose words are only in error.message (its ExtendedInfo holds a bare MessageId)."""
+    emulator = Sushy(scratch_dir, power_state="On", refuse_power_off=True)
+    response = app.test_client().post("/v1/inventory/bmcs", json={
+        "xname": "x9005c0s0b0", "address": f"127.0.0.1:{emulator.port}", "scheme": "http",
+        "username": "admin", "password": "password", "verifyTls": False})
+    assert response.status_code == 201, response.get_json()
+    yield emulator
+    emulator.stop()
+
+
+def test_a_refused_reset_fails_quoting_the_emulators_message(client, worker, refusing_sushy):
+    _, tasks = run(client, "force-off", ["x9005c0s0b0n0"], taskDeadlineMinutes=60)
+    task = tasks["x9005c0s0b0n0"]
+    assert task["taskStatus"] == "failed", tasks
+    assert task["error"].startswith("BMC answered 400 Bad Request: GeneralError: "
+                                    "Can not request power off transition."), task["error"]
+    assert "SUSHY_EMULATOR_DISABLE_POWER_OFF" in task["error"]
+    assert refusing_sushy.power_state(0) == "On"
 
 
 # -- TLS --------------------------------------------------------------------------------------

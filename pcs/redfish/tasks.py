@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from pcs.redfish.messages import redfish_message
+from pcs.redfish.messages import quote_messages, redfish_message
 
 # TaskState values (Redfish Task schema) of a task that has not ended yet.
 RUNNING_STATES = {"new", "starting", "running", "pending", "stopping", "suspended", "service"}
@@ -31,7 +31,7 @@ def read_task_monitor(status_code: int | None, body: dict | None) -> TaskReading
     state = str(body.get("TaskState") or "").lower()
     if state in FAILED_STATES or str(body.get("TaskStatus") or "").lower() == "critical":
         name = body.get("Id") or body.get("Name") or "task"
-        words = _task_messages(body) or redfish_message(body) or "no message"
+        words = quote_messages(body.get("Messages")) or redfish_message(body) or "no message"
         return TaskReading(TaskProgress.FAILED,
                            f"BMC task {name} ended {body.get('TaskState') or 'in error'}: {words}")
     if status_code == 202 or state in RUNNING_STATES:
@@ -40,12 +40,3 @@ def read_task_monitor(status_code: int | None, body: dict | None) -> TaskReading
         return TaskReading(TaskProgress.RUNNING)   # a monitor read failed: ask again
     return TaskReading(TaskProgress.DONE)
 
-
-def _task_messages(body: dict) -> str:
-    parts = []
-    for message in body.get("Messages") or []:
-        if isinstance(message, dict):
-            text = str(message.get("Message") or "").strip()
-            message_id = str(message.get("MessageId") or "").rsplit(".", 1)[-1]
-            parts.append(f"{message_id}: {text}" if message_id and text else text or message_id)
-    return "; ".join(p for p in parts if p)

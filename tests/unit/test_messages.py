@@ -1,7 +1,7 @@
 """Unit tests for pcs.redfish.messages: one line that quotes the BMC's error answer."""
 import pytest
 
-from pcs.redfish.messages import describe_http_error, redfish_message
+from pcs.redfish.messages import MAX_WORDS, describe_http_error, quote_messages, redfish_message
 
 
 def extended(*infos, message=None):
@@ -72,11 +72,140 @@ def test_describe_http_error(status, body, text, expected):
     assert describe_http_error(status, body, text) == expected
 
 
-def test_describe_http_error_truncates_long_body_text():
+def test_describe_http_error_bounds_long_body_text():
     line = describe_http_error(500, None, "y" * 1000)
-    assert line == "BMC answered 500 Internal Server Error: " + "y" * 200
+    assert line == "BMC answered 500 Internal Server Error: " + "y" * (MAX_WORDS - 1) + "…"
 
 
 @pytest.mark.parametrize("body", [None, {}, {"error": {}}, "text", 42])
 def test_redfish_message_is_empty_without_redfish_words(body):
     assert redfish_message(body) == ""
+
+
+# -- error bodies in the shapes BMCs send (written for these tests) ---------------------------
+DMTF = {"error": {
+    "code": "Base.1.8.GeneralError",
+    "message": "A general error has occurred. See Resolution for details.",
+    "@Message.ExtendedInfo": [{
+        "@odata.type": "#Message.v1_1_1.Message",
+        "MessageId": "Base.1.8.ActionParameterValueNotInList",
+        "Message": "The value 'Hibernate' for the parameter ResetType in the action "
+                   "ComputerSystem.Reset is not in the list of acceptable values.",
+        "MessageArgs": ["Hibernate", "ResetType", "ComputerSystem.Reset"],
+        "Severity": "Warning",
+        "Resolution": "Choose a value from the enumeration list and resubmit the request."}]}}
+
+IDRAC = {"error": {
+    "code": "Base.1.12.GeneralError",
+    "message": "A general error has occurred. See ExtendedInfo for more information",
+    "@Message.ExtendedInfo": [{
+        "Message": "Unable to perform the operation because the server is in\n POST.",
+        "MessageArgs": [], "MessageArgs@odata.count": 0,
+        "MessageId": "IDRAC.2.8.SYS402",
+        "RelatedProperties": [], "RelatedProperties@odata.count": 0,
+        "Resolution": "Wait for the server to complete POST and retry the operation.",
+        "Severity": "Warning"}]}}
+
+ILO = {"error": {
+    "code": "iLO.0.10.ExtendedInfo",
+    "message": "See @Message.ExtendedInfo for more information.",
+    "@Message.ExtendedInfo": [{"MessageId": "iLO.2.14.UnsupportedOperation"}]}}
+
+ILO_WITH_ARGS = {"error": {
+    "code": "iLO.0.10.ExtendedInfo",
+    "message": "See @Message.ExtendedInfo for more information.",
+    "@Message.ExtendedInfo": [{"MessageArgs": ["Hibernate", "ResetType"],
+                               "MessageId": "Base.1.4.ActionParameterValueNotInList"}]}}
+
+SUPERMICRO = {"error": {
+    "code": "Base.1.4.GeneralError",
+    "message": "A general error has occurred. See ExtendedInfo for more information.",
+    "@Message.ExtendedInfo": [{
+        "MessageId": "Base.1.4.GeneralError",
+        "Severity": "Critical",
+        "Resolution": "None",
+        "Message": "The request failed because the host is already powered on.",
+        "MessageArgs": [], "RelatedProperties": []}]}}
+
+CRAY_EX = {"error": {
+    "code": "Base.1.7.GeneralError",
+    "message": "Node controller x1000c0s1b0 did not answer the power controller in time",
+    "@Message.ExtendedInfo": [{
+        "@odata.type": "#Message.v1_0_8.Message",
+        "MessageId": "Base.1.7.ServiceTemporarilyUnavailable",
+        "Message": "The service is temporarily unavailable. Retry in 30 seconds.",
+        "MessageArgs": ["30"],
+        "Severity": "Critical",
+        "Resolution": "Wait for the indicated retry duration and retry the operation."}]}}
+
+SUSHY = {"error": {
+    "code": "Base.1.0.GeneralError",
+    "message": "Power state Hibernate is not supported",
+    "@Message.ExtendedInfo": [{"@odata.type": "/redfish/v1/$metadata#Message.1.0.0.Message",
+                               "MessageId": "Base.1.0.GeneralError"}]}}
+
+
+@pytest.mark.parametrize("body, expected", [
+    pytest.param(
+        DMTF, "ActionParameterValueNotInList: The value 'Hibernate' for the parameter ResetType "
+        "in the action ComputerSystem.Reset is not in the list of acceptable values. "
+        "(Resolution: Choose a value from the enumeration list and resubmit the request.)",
+        id="dmtf-entry-with-resolution-not-the-pointer-message"),
+    pytest.param(
+        IDRAC, "SYS402: Unable to perform the operation because the server is in POST. "
+        "(Resolution: Wait for the server to complete POST and retry the operation.)",
+        id="idrac-one-line"),
+    pytest.param(ILO, "UnsupportedOperation", id="ilo-message-id-only"),
+    pytest.param(ILO_WITH_ARGS, "ActionParameterValueNotInList (Hibernate, ResetType)",
+                 id="ilo-message-args-when-no-message"),
+    pytest.param(
+        SUPERMICRO, "GeneralError: The request failed because the host is already powered on.",
+        id="supermicro-resolution-none-left-out"),
+    pytest.param(
+        CRAY_EX, "ServiceTemporarilyUnavailable: The service is temporarily unavailable. "
+        "Retry in 30 seconds. (Resolution: Wait for the indicated retry duration and retry the "
+        "operation.); Node controller x1000c0s1b0 did not answer the power controller in time",
+        id="cray-ex-error-message-that-says-more"),
+    pytest.param(SUSHY, "GeneralError: Power state Hibernate is not supported",
+                 id="sushy-error-message-labelled-by-bare-message-id"),
+])
+def test_redfish_message_quotes_what_each_bmc_said(body, expected):
+    assert redfish_message(body) == expected
+
+
+def test_the_sushy_shape_keeps_the_bmcs_message_in_the_task_error():
+    assert describe_http_error(501, SUSHY, "{...}") == (
+        "BMC answered 501 Not Implemented: GeneralError: Power state Hibernate is not supported")
+
+
+@pytest.mark.parametrize("message", [
+    "ResetType 'Nmi' is not supported", "resettype 'nmi' is not supported.",
+    "  ResetType   'Nmi' is not supported "])
+def test_an_error_message_repeating_an_entry_is_quoted_once(message):
+    assert redfish_message(extended(NMI, message=message)) == (
+        "ActionParameterNotSupported: ResetType 'Nmi' is not supported")
+
+
+def test_a_pointer_message_with_more_words_is_kept():
+    body = extended(NMI, message="A general error has occurred: the BMC is rebooting")
+    assert redfish_message(body) == ("ActionParameterNotSupported: ResetType 'Nmi' is not "
+                                      "supported; A general error has occurred: the BMC is "
+                                      "rebooting")
+
+
+def test_bare_message_ids_are_named_once():
+    body = extended({"MessageId": "Base.1.8.A"}, {"MessageId": "Oem.2.B"},
+                    {"MessageId": "Base.1.8.A"}, message="the words")
+    assert redfish_message(body) == "A, B: the words"
+
+
+def test_the_words_are_one_bounded_line():
+    entry = {"MessageId": "Base.1.8.GeneralError", "Message": "fault\r\n " * 200}
+    words = redfish_message(extended(entry, entry))
+    assert "\n" not in words and "\r" not in words
+    assert len(words) == MAX_WORDS and words.endswith("…")
+
+
+@pytest.mark.parametrize("messages", [None, [], "text", [None, 3, {}]])
+def test_quote_messages_without_messages_is_empty(messages):
+    assert quote_messages(messages) == ""

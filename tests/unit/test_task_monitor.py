@@ -40,3 +40,13 @@ def test_a_killed_task_without_messages_still_says_so():
     reading = read_task_monitor(200, {"Id": "3", "TaskState": "Killed"})
     assert reading.progress is TaskProgress.FAILED
     assert reading.message == "BMC task 3 ended Killed: no message"
+
+
+def test_task_messages_are_quoted_as_error_answers_are():
+    body = {"Id": "9", "TaskState": "Exception",
+            "Messages": [{"MessageId": "Base.1.8.ResourceInUse", "Message": "Busy\n  now.",
+                          "Resolution": "Retry later."},
+                         {"MessageId": "Oem.1.0.PowerFault"}]}
+    assert read_task_monitor(200, body).message == (
+        "BMC task 9 ended Exception: ResourceInUse: Busy now. (Resolution: Retry later.); "
+        "PowerFault")
