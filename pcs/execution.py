@@ -35,7 +35,9 @@ from pcs.inventory.store import bmc_address
 from pcs.models import Bmc, BmcExchange
 from pcs.redfish.client import Exchange, RedfishClient, in_motion
 from pcs.redfish.tasks import TaskProgress, read_task_monitor
+from pcs.sources import state_push
 from pcs.sources.reservations import Held, NoReservations, Refused, ReservationSource
+from pcs.sources.state_push import NoStatePush, StatePush
 
 log = logging.getLogger(__name__)
 exchanges = BmcExchange.__table__
@@ -117,12 +119,14 @@ class Executor:
     """Runs task steps for one worker process."""
 
     def __init__(self, settings: Settings, db: Database, credentials: CredentialStore,
-                 publisher: Publisher, reservations: ReservationSource | None = None):
+                 publisher: Publisher, reservations: ReservationSource | None = None,
+                 push: StatePush | None = None):
         self.settings = settings
         self.db = db
         self.credentials = credentials
         self.publisher = publisher
         self.reservations = reservations or NoReservations()
+        self.push = push or NoStatePush()
         # xname -> reservation key of the steps running in this process, renewed by its
         # renewal loop (only this process knows they are still alive).
         self.running_reservations: dict[str, str] = {}
@@ -376,7 +380,12 @@ class Executor:
         ctx.unrecorded.append((exchange, "confirm"))
         if step.next is Next.RESEND:
             return self._resend(ctx)   # True: go on confirming in this step
+        # SMD hears of the new state before the task succeeds (a client may read SMD as soon
+        # as the transition completes); what it does not take waits for the sweep.
+        unpushed = (self.push.push({ctx.xname: observed})
+                    if step.next is Next.CONFIRMED and self.push.enabled else {})
         with self.db.transaction() as session:
+            state_push.keep_for_later(session, unpushed)
             self._write_exchanges(session, ctx)
             if step.next is Next.ASK_AGAIN:
                 ctx.description = outcomes.confirming(action.value)

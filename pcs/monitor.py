@@ -17,7 +17,9 @@ from pcs.inventory.credentials import CredentialStore
 from pcs.inventory.store import bmc_address
 from pcs.models import Bmc, Component
 from pcs.redfish.client import RedfishClient
+from pcs.sources import state_push
 from pcs.sources.inventory import InventorySource, LocalInventory
+from pcs.sources.state_push import NoStatePush, StatePush
 from pcs.sources.smd import SmdUnavailable
 
 log = logging.getLogger(__name__)
@@ -26,9 +28,9 @@ SWEEP_LOCK = 7_311_042   # advisory lock key of the sweeper
 
 
 def sweep(settings: Settings, db: Database, credentials: CredentialStore,
-          inventory: InventorySource | None = None) -> dict | None:
-    """Refresh the inventory from its source, then read and store every component's power
-    state. None when another sweep is running."""
+          inventory: InventorySource | None = None, push: StatePush | None = None) -> dict | None:
+    """Refresh the inventory from its source, read and store every component's power state,
+    and tell SMD (when it is the source) of the changes. None when another sweep is running."""
     with db.engine.connect() as lock_connection:
         got = lock_connection.scalar(text("SELECT pg_try_advisory_lock(:k)"),
                                      {"k": SWEEP_LOCK})
@@ -36,7 +38,7 @@ def sweep(settings: Settings, db: Database, credentials: CredentialStore,
             return None
         try:
             _refresh(db, inventory or LocalInventory())
-            return _sweep(settings, db, credentials)
+            return _sweep(settings, db, credentials, push or NoStatePush())
         finally:
             lock_connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SWEEP_LOCK})
             lock_connection.commit()
@@ -51,7 +53,8 @@ def _refresh(db: Database, inventory: InventorySource) -> None:
         log.warning("inventory not refreshed from %s: %s", inventory.name, exc)
 
 
-def _sweep(settings: Settings, db: Database, credentials: CredentialStore) -> dict:
+def _sweep(settings: Settings, db: Database, credentials: CredentialStore,
+           push: StatePush) -> dict:
     started = time.monotonic()
     with db.transaction() as session:
         read_at = session.scalar(text("SELECT now()"))
@@ -68,12 +71,23 @@ def _sweep(settings: Settings, db: Database, credentials: CredentialStore) -> di
         for result in pool.map(lambda job: _read_bmc(settings, credentials, *job), jobs):
             readings += result
     with db.transaction() as session:
-        stored = power_status.store_readings(session, readings, read_at)
-    figures = {"bmcs": len(jobs), "components": stored,
+        changed = power_status.store_readings(session, readings, read_at)
+        waiting = state_push.take_waiting(session) if push.enabled else {}
+    if push.enabled:
+        _push(db, push, {**waiting, **changed})   # this sweep's reading wins over an older one
+    figures = {"bmcs": len(jobs), "components": len(readings),
                "seconds": round(time.monotonic() - started, 3)}
     log.info("power-status sweep: %(components)d components on %(bmcs)d BMCs in %(seconds)s s",
              figures)
     return figures
+
+
+def _push(db: Database, push: StatePush, states: dict[str, str]) -> None:
+    """One PATCH per state; what SMD does not take goes back to the outbox for the next sweep."""
+    left = push.push(states)
+    if left:
+        with db.transaction() as session:
+            state_push.keep_for_later(session, left)
 
 
 def _read_bmc(settings: Settings, credentials: CredentialStore, bmc: Bmc,

@@ -18,12 +18,14 @@ class Reading:
     error: str
 
 
-def store_readings(session: Session, readings: list[Reading], read_at: datetime) -> int:
+def store_readings(session: Session, readings: list[Reading],
+                   read_at: datetime) -> dict[str, str]:
     """Store a sweep's readings in one statement. lastUpdated moves only when a state changes;
-    a component whose state changed after `read_at` (a confirmation) keeps it."""
+    a component whose state changed after `read_at` (a confirmation) keeps it. Returns the
+    components whose power state this sweep changed, with their new state."""
     if not readings:
-        return 0
-    return session.execute(text("""
+        return {}
+    stored = session.execute(text("""
         UPDATE components c
         SET power_state = CASE WHEN c.last_updated IS NOT NULL AND c.last_updated > :read_at
                                THEN c.power_state ELSE r.power_state END,
@@ -37,12 +39,15 @@ def store_readings(session: Session, readings: list[Reading], read_at: datetime)
                   OR c.last_updated IS NULL THEN :read_at
                 ELSE c.last_updated END
         FROM unnest(CAST(:ids AS integer[]), CAST(:power AS text[]), CAST(:management AS text[]),
-                    CAST(:errors AS text[])) AS r(id, power_state, management_state, error)
-        WHERE c.id = r.id
+                    CAST(:errors AS text[])) AS r(id, power_state, management_state, error),
+             components old   -- the row as it was before this statement
+        WHERE c.id = r.id AND old.id = c.id
+        RETURNING c.xname, c.power_state, old.power_state AS before
     """), {"read_at": read_at, "ids": [r.component_id for r in readings],
            "power": [r.power_state for r in readings],
            "management": [r.management_state for r in readings],
-           "errors": [r.error for r in readings]}).rowcount
+           "errors": [r.error for r in readings]}).all()
+    return {row.xname: row.power_state for row in stored if row.power_state != row.before}
 
 
 def record_confirmed(session: Session, xname: str, power_state: str, at: datetime) -> None:

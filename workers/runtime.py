@@ -13,6 +13,7 @@ from pcs.execution import Executor
 from pcs.inventory.credentials import credential_store
 from pcs.sources.inventory import InventorySource, inventory_source
 from pcs.sources.reservations import ReservationSource, reservation_source
+from pcs.sources.state_push import StatePush, state_push
 from pcs.task_reservations import Renewer
 
 
@@ -39,7 +40,11 @@ class WorkerRuntime:
     @cached_property
     def executor(self) -> Executor:
         return Executor(self.settings, self.db, credential_store(self.settings), self.publisher,
-                        self.reservations)
+                        self.reservations, self.state_push)
+
+    @cached_property
+    def state_push(self) -> StatePush:
+        return state_push(self.settings)
 
     @cached_property
     def reservations(self) -> ReservationSource:
