@@ -18,70 +18,77 @@ class XnameType(NamedTuple):
     power_control: bool  # API.md: the types a transition may act on
 
 
-# Numbers in patterns: {0-7} is 0 to 7, {1-} is 1 and up. Cabinets take 1 to 4 digits.
-_X = "x{0-9999}"
-_CHASSIS = _X + "c{0-7}"
-_SLOT = _CHASSIS + "s{0-}"
-_NODE_BMC = _SLOT + "b{0-}"
-_NODE = _NODE_BMC + "n{0-}"
-_ROUTER = _CHASSIS + "r{0-}"
-_PDU = _X + "m{0-3}p{0-7}"
+# One row per type: type, name pattern, parent type ("-" at the top), power control (API.md).
+# In patterns {0-7} is a number from 0 to 7 and {1-} one from 1 up (cabinets take 1 to 4 digits);
+# [jv] is either letter.
+_TABLE = """
+System                    s{0-0}                                    -                      no
+CDU                       d{0-}                                     System                 no
+CDUMgmtSwitch             d{0-}w{0-}                                CDU                    yes
+Cabinet                   x{0-9999}                                 System                 no
+CabinetBMC                x{0-9999}b{0-0}                           Cabinet                no
+CabinetCDU                x{0-9999}d{0-1}                           Cabinet                no
+CEC                       x{0-9999}e{0-1}                           Cabinet                no
+CabinetPDUController      x{0-9999}m{0-3}                           Cabinet                no
+CabinetPDUNic             x{0-9999}m{0-3}i{0-3}                     CabinetPDUController   no
+CabinetPDU                x{0-9999}m{0-3}p{0-7}                     CabinetPDUController   no
+# j outlets are the deprecated spelling of v power connectors
+CabinetPDUOutlet          x{0-9999}m{0-3}p{0-7}j{1-}                CabinetPDU             no
+CabinetPDUPowerConnector  x{0-9999}m{0-3}p{0-7}v{1-}                CabinetPDU             yes
+Chassis                   x{0-9999}c{0-7}                           Cabinet                yes
+ChassisBMC                x{0-9999}c{0-7}b{0-0}                     Chassis                yes
+ChassisBMCNic             x{0-9999}c{0-7}b{0-0}i{0-3}               ChassisBMC             no
+CMMFpga                   x{0-9999}c{0-7}f{0-0}                     Chassis                no
+CMMRectifier              x{0-9999}c{0-7}t{0-9}                     Chassis                no
+MgmtSwitch                x{0-9999}c{0-7}w{1-}                      Chassis                yes
+MgmtSwitchConnector       x{0-9999}c{0-7}w{1-}j{1-}                 MgmtSwitch             no
+MgmtHLSwitchEnclosure     x{0-9999}c{0-7}h{1-}                      Chassis                no
+MgmtHLSwitch              x{0-9999}c{0-7}h{1-}s{1-9}                MgmtHLSwitchEnclosure  yes
+ComputeModule             x{0-9999}c{0-7}s{0-}                      Chassis                yes
+# the connector letter was j and is now v; both name the same connector
+NodePowerConnector        x{0-9999}c{0-7}s{0-}[jv]{1-2}             ComputeModule          no
+NodeEnclosure             x{0-9999}c{0-7}s{0-}e{0-}                 ComputeModule          no
+NodeEnclosurePowerSupply  x{0-9999}c{0-7}s{0-}e{0-}t{0-}            NodeEnclosure          no
+NodeBMC                   x{0-9999}c{0-7}s{0-}b{0-}                 ComputeModule          yes
+NodeBMCNic                x{0-9999}c{0-7}s{0-}b{0-}i{0-3}           NodeBMC                no
+# hms-xname files the FPGA under the enclosure, although its name extends the BMC's
+NodeFpga                  x{0-9999}c{0-7}s{0-}b{0-}f{0-0}           NodeEnclosure          no
+Node                      x{0-9999}c{0-7}s{0-}b{0-}n{0-}            NodeBMC                yes
+Processor                 x{0-9999}c{0-7}s{0-}b{0-}n{0-}p{0-3}      Node                   no
+NodeAccel                 x{0-9999}c{0-7}s{0-}b{0-}n{0-}a{0-}       Node                   no
+NodeAccelRiser            x{0-9999}c{0-7}s{0-}b{0-}n{0-}r{0-7}      Node                   no
+Memory                    x{0-9999}c{0-7}s{0-}b{0-}n{0-}d{0-}       Node                   no
+NodeHsnNic                x{0-9999}c{0-7}s{0-}b{0-}n{0-}h{0-3}      Node                   no
+NodeNic                   x{0-9999}c{0-7}s{0-}b{0-}n{0-}i{0-3}      Node                   no
+VirtualNode               x{0-9999}c{0-7}s{0-}b{0-}n{0-}v{0-}       Node                   no
+StorageGroup              x{0-9999}c{0-7}s{0-}b{0-}n{0-}g{0-}       Node                   no
+Drive                     x{0-9999}c{0-7}s{0-}b{0-}n{0-}g{0-}k{0-}  StorageGroup           no
+RouterModule              x{0-9999}c{0-7}r{0-}                      Chassis                yes
+RouterBMC                 x{0-9999}c{0-7}r{0-}b{0-}                 RouterModule           yes
+RouterBMCNic              x{0-9999}c{0-7}r{0-}b{0-}i{0-3}           RouterBMC              no
+RouterFpga                x{0-9999}c{0-7}r{0-}f{0-1}                RouterModule           no
+RouterTOR                 x{0-9999}c{0-7}r{0-}t{0-}                 RouterModule           no
+RouterTORFpga             x{0-9999}c{0-7}r{0-}t{0-}f{0-1}           RouterTOR              no
+RouterPowerConnector      x{0-9999}c{0-7}r{0-}v{1-2}                RouterModule           no
+HSNBoard                  x{0-9999}c{0-7}r{0-}e{0-}                 RouterModule           no
+HSNAsic                   x{0-9999}c{0-7}r{0-}a{0-3}                RouterModule           no
+HSNLink                   x{0-9999}c{0-7}r{0-}a{0-3}l{0-}           HSNAsic                no
+HSNConnector              x{0-9999}c{0-7}r{0-}j{1-}                 RouterModule           no
+HSNConnectorPort          x{0-9999}c{0-7}r{0-}j{1-}p{0-2}           HSNConnector           no
+"""
 
-GRAMMAR: tuple[XnameType, ...] = (
-    XnameType("System", "s{0-0}", None, False),
-    XnameType("CDU", "d{0-}", "System", False),
-    XnameType("CDUMgmtSwitch", "d{0-}w{0-}", "CDU", True),
-    XnameType("Cabinet", _X, "System", False),
-    XnameType("CabinetBMC", _X + "b{0-0}", "Cabinet", False),
-    XnameType("CabinetCDU", _X + "d{0-1}", "Cabinet", False),
-    XnameType("CEC", _X + "e{0-1}", "Cabinet", False),
-    XnameType("CabinetPDUController", _X + "m{0-3}", "Cabinet", False),
-    XnameType("CabinetPDUNic", _X + "m{0-3}i{0-3}", "CabinetPDUController", False),
-    XnameType("CabinetPDU", _PDU, "CabinetPDUController", False),
-    XnameType("CabinetPDUOutlet", _PDU + "j{1-}", "CabinetPDU", False),  # deprecated for v
-    XnameType("CabinetPDUPowerConnector", _PDU + "v{1-}", "CabinetPDU", True),
-    XnameType("Chassis", _CHASSIS, "Cabinet", True),
-    XnameType("ChassisBMC", _CHASSIS + "b{0-0}", "Chassis", True),
-    XnameType("ChassisBMCNic", _CHASSIS + "b{0-0}i{0-3}", "ChassisBMC", False),
-    XnameType("CMMFpga", _CHASSIS + "f{0-0}", "Chassis", False),
-    XnameType("CMMRectifier", _CHASSIS + "t{0-9}", "Chassis", False),
-    XnameType("MgmtSwitch", _CHASSIS + "w{1-}", "Chassis", True),
-    XnameType("MgmtSwitchConnector", _CHASSIS + "w{1-}j{1-}", "MgmtSwitch", False),
-    XnameType("MgmtHLSwitchEnclosure", _CHASSIS + "h{1-}", "Chassis", False),
-    XnameType("MgmtHLSwitch", _CHASSIS + "h{1-}s{1-9}", "MgmtHLSwitchEnclosure", True),
-    XnameType("ComputeModule", _SLOT, "Chassis", True),
-    # The connector letter was j and is now v; both name the same connector.
-    XnameType("NodePowerConnector", _SLOT + "[jv]{1-2}", "ComputeModule", False),
-    XnameType("NodeEnclosure", _SLOT + "e{0-}", "ComputeModule", False),
-    XnameType("NodeEnclosurePowerSupply", _SLOT + "e{0-}t{0-}", "NodeEnclosure", False),
-    XnameType("NodeBMC", _NODE_BMC, "ComputeModule", True),
-    XnameType("NodeBMCNic", _NODE_BMC + "i{0-3}", "NodeBMC", False),
-    # hms-xname files the FPGA under the enclosure, although its name extends the BMC's.
-    XnameType("NodeFpga", _NODE_BMC + "f{0-0}", "NodeEnclosure", False),
-    XnameType("Node", _NODE, "NodeBMC", True),
-    XnameType("Processor", _NODE + "p{0-3}", "Node", False),
-    XnameType("NodeAccel", _NODE + "a{0-}", "Node", False),
-    XnameType("NodeAccelRiser", _NODE + "r{0-7}", "Node", False),
-    XnameType("Memory", _NODE + "d{0-}", "Node", False),
-    XnameType("NodeHsnNic", _NODE + "h{0-3}", "Node", False),
-    XnameType("NodeNic", _NODE + "i{0-3}", "Node", False),
-    XnameType("VirtualNode", _NODE + "v{0-}", "Node", False),
-    XnameType("StorageGroup", _NODE + "g{0-}", "Node", False),
-    XnameType("Drive", _NODE + "g{0-}k{0-}", "StorageGroup", False),
-    XnameType("RouterModule", _ROUTER, "Chassis", True),
-    XnameType("RouterBMC", _ROUTER + "b{0-}", "RouterModule", True),
-    XnameType("RouterBMCNic", _ROUTER + "b{0-}i{0-3}", "RouterBMC", False),
-    XnameType("RouterFpga", _ROUTER + "f{0-1}", "RouterModule", False),
-    XnameType("RouterTOR", _ROUTER + "t{0-}", "RouterModule", False),
-    XnameType("RouterTORFpga", _ROUTER + "t{0-}f{0-1}", "RouterTOR", False),
-    XnameType("RouterPowerConnector", _ROUTER + "v{1-2}", "RouterModule", False),
-    XnameType("HSNBoard", _ROUTER + "e{0-}", "RouterModule", False),
-    XnameType("HSNAsic", _ROUTER + "a{0-3}", "RouterModule", False),
-    XnameType("HSNLink", _ROUTER + "a{0-3}l{0-}", "HSNAsic", False),
-    XnameType("HSNConnector", _ROUTER + "j{1-}", "RouterModule", False),
-    XnameType("HSNConnectorPort", _ROUTER + "j{1-}p{0-2}", "HSNConnector", False),
-)
 
+def _rows(table: str) -> tuple[XnameType, ...]:
+    rows = []
+    for line in table.splitlines():
+        if line and not line.startswith("#"):
+            type_, pattern, parent, power = line.split()
+            rows.append(XnameType(type_, pattern, None if parent == "-" else parent,
+                                  power == "yes"))
+    return tuple(rows)
+
+
+GRAMMAR = _rows(_TABLE)
 CONTROLLABLE_TYPES = frozenset(t.type for t in GRAMMAR if t.power_control)
 _PARENT_OF = {t.type: t.parent for t in GRAMMAR}
 
