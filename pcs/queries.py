@@ -181,7 +181,9 @@ def task_with_exchanges(session: Session, transition_id: uuid.UUID, xname: str, 
 def power_status_json(session: Session, names: list[str] | None, power_filter: str,
                       management_filter: str) -> tuple[set[str], str]:
     """(names found, the /power-status body for them) built by PostgreSQL, in request order
-    (or xname order for all). tests/test_wire_format_db.py proves it equal to the schema."""
+    (or xname order for all). tests/test_wire_format_db.py proves it equal to the schema.
+    A known component's error is always "": BOS files components by that field, so a failed
+    poll shows as undefined/unavailable here and its error on /v1/inventory/components."""
     stamp = "to_char(c.last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
     row = session.execute(text(f"""
         WITH wanted AS (
@@ -193,7 +195,7 @@ def power_status_json(session: Session, names: list[str] | None, power_filter: s
         SELECT array_agg(c.xname),
                json_build_object('status', coalesce(json_agg(json_build_object(
                    'xname', c.xname, 'powerState', c.power_state,
-                   'managementState', c.management_state, 'error', c.status_error,
+                   'managementState', c.management_state, 'error', '',
                    'supportedPowerTransitions', c.supported_transitions,
                    'lastUpdated', coalesce({stamp}, ''))
                  ORDER BY c.n, c.xname) FILTER (WHERE (:power = '' OR c.power_state = :power)

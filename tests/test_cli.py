@@ -28,13 +28,14 @@ pytestmark = pytest.mark.integration
 PCS = str(Path(sys.executable).parent / "pcs")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 BMCS = 100                      # two nodes each: 200 nodes
-ALL_NODES = ["x5000c[0-11]s[0-7]b0n[0-1]", "x5000c12s[0-3]b0n[0-1]"]
+ALL_NODES = ["x5000c[0-5]s[0-15]b0n[0-1]", "x5000c6s[0-3]b0n[0-1]"]
 END_LINE = re.compile(r"^(x\S+) (succeeded|failed|unsupported)\b")
 
 
 def registered_xname(i: int) -> str:
-    """The simulator's BMC i registered under cabinet x5000, clear of the session's fleet."""
-    return f"x5000c{i // 8}s{i % 8}b0"
+    """The simulator's BMC i registered under cabinet x5000, clear of the session's fleet; 16
+    slots per chassis keep 100 BMCs within the chassis range c0-c7."""
+    return f"x5000c{i // 16}s{i % 16}b0"
 
 
 class Cluster:
@@ -48,7 +49,7 @@ class Cluster:
     def sim_bmc(self, registered: str) -> str:
         """The simulator's own name of a BMC registered as x5000c<C>s<S>b0."""
         c, s = re.fullmatch(r"x5000c(\d+)s(\d+)b0", registered).groups()
-        return bmc_xname(int(c) * 8 + int(s))
+        return bmc_xname(int(c) * 16 + int(s))
 
 
 @pytest.fixture(scope="module")
@@ -212,23 +213,23 @@ def test_inventory_lists_removes_and_registers_again(cluster):
     bmcs = json.loads(cluster.pcs("inventory", "list", "--json").stdout)["bmcs"]
     mine = {b["xname"]: b for b in bmcs if b["xname"].startswith("x5000")}
     assert len(mine) == BMCS and "password" not in json.dumps(bmcs)
-    assert "x5000c12s3b0n[0-1]" in cluster.pcs("inventory", "list").stdout
+    assert "x5000c6s3b0n[0-1]" in cluster.pcs("inventory", "list").stdout
     components = json.loads(cluster.pcs("inventory", "list", "--components", "--json").stdout)
-    assert {"x5000c12s3b0n0", "x5000c12s3b0n1"} <= {c["xname"] for c in components["components"]}
+    assert {"x5000c6s3b0n0", "x5000c6s3b0n1"} <= {c["xname"] for c in components["components"]}
 
-    removed = cluster.pcs("inventory", "remove", "x5000c12s3b0")
-    assert removed.exit_code == 0 and removed.stdout.strip() == "removed 1: x5000c12s3b0"
-    again = cluster.pcs("inventory", "remove", "x5000c12s3b0")
+    removed = cluster.pcs("inventory", "remove", "x5000c6s3b0")
+    assert removed.exit_code == 0 and removed.stdout.strip() == "removed 1: x5000c6s3b0"
+    again = cluster.pcs("inventory", "remove", "x5000c6s3b0")
     assert again.exit_code == 2 and "404" in again.stderr
-    added = cluster.pcs("inventory", "add-bmc", "x5000c12s3b0", mine["x5000c12s3b0"]["address"],
+    added = cluster.pcs("inventory", "add-bmc", "x5000c6s3b0", mine["x5000c6s3b0"]["address"],
                         "--scheme", "http", "--no-verify-tls", "--password",
                         cluster.sim.password)
     assert added.exit_code == 0, added.output
-    assert "x5000c12s3b0n[0-1]" in added.stdout and cluster.sim.password not in added.stdout
-    duplicate = cluster.pcs("inventory", "add-bmc", "x5000c12s3b0", mine["x5000c12s3b0"]["address"],
+    assert "x5000c6s3b0n[0-1]" in added.stdout and cluster.sim.password not in added.stdout
+    duplicate = cluster.pcs("inventory", "add-bmc", "x5000c6s3b0", mine["x5000c6s3b0"]["address"],
                             "--scheme", "http", "--password", cluster.sim.password)
     assert duplicate.exit_code == 2
-    assert "409 Conflict: BMC x5000c12s3b0 is already registered" in duplicate.stderr
+    assert "409 Conflict: BMC x5000c6s3b0 is already registered" in duplicate.stderr
 
 
 def test_errors_are_one_line_and_exit_2(cluster):

@@ -59,7 +59,7 @@ def test_queued_task_names_its_holder_and_position(client, held):
 def test_queue_of_an_idle_component_is_empty_and_unknown_is_404(client, fleet):
     assert client.get("/v1/queue/x1000c0s7b0n1").get_json() == {
         "xname": "x1000c0s7b0n1", "active": None, "queued": []}
-    assert client.get("/v1/queue/x1000c9s0b0n0").status_code == 404
+    assert client.get("/v1/queue/x1000c7s9b0n0").status_code == 404
     assert client.get("/v1/queue/garbage").status_code == 400
 
 

@@ -284,7 +284,7 @@ def test_failed_tasks_events_carry_the_error_at_once_or_from_the_bmc(
     power_off(B)
     fleet.set_fault(B, fault="status", status=500, message="Fan controller fault")
     try:
-        tid = post_transition(client, "on", [f"{B}n0", "not-an-xname", "x1000c9s0b0n0"])
+        tid = post_transition(client, "on", [f"{B}n0", "not-an-xname", "x1000c7s9b0n0"])
         stream = Stream(f"{api_server.url}/v1/transitions/{tid}/events")
         received = stream.wait_closed()
     finally:
@@ -298,7 +298,7 @@ def test_failed_tasks_events_carry_the_error_at_once_or_from_the_bmc(
     # Failed at submission: one event each, stored with the transition itself.
     assert [(e["event"], e["error"]) for e in by_xname["not-an-xname"]] == [
         ("failed", "Invalid xname")]
-    assert [(e["event"], e["error"]) for e in by_xname["x1000c9s0b0n0"]] == [
+    assert [(e["event"], e["error"]) for e in by_xname["x1000c7s9b0n0"]] == [
         ("failed", "Missing xname")]
     new = next(e for e in received if e.event == "transition")
     assert int(new.id) < min(int(by_xname[x][0]["id"]) for x in by_xname)

@@ -19,6 +19,11 @@ def _status(client, **query):
     return {s["xname"]: s for s in response.get_json()["status"]}
 
 
+def _inventory_component(client, xname: str) -> dict:
+    components = client.get("/v1/inventory/components").get_json()["components"]
+    return next(c for c in components if c["xname"] == xname)
+
+
 @pytest.fixture
 def swept(settings, db, fleet):
     def run():
@@ -49,14 +54,17 @@ def test_sweep_reads_the_bmcs_and_marks_an_unreachable_one(client, fleet, swept)
     try:
         swept()
         down = _status(client, xname="x1000c1s6b0n0")["x1000c1s6b0n0"]
-        assert (down["powerState"], down["managementState"]) == ("undefined", "unavailable")
-        assert "Connection refused" in down["error"]
+        assert (down["powerState"], down["managementState"], down["error"]) == (
+            "undefined", "unavailable", "")   # as upstream: BOS files components by error
+        polled = _inventory_component(client, "x1000c1s6b0n0")
+        assert "Connection refused" in polled["error"] and polled["lastPolled"]
     finally:
         fleet.clear_fault("x1000c1s6b0")
     swept()
     back = _status(client, xname="x1000c1s6b0n0")["x1000c1s6b0n0"]
     assert (back["powerState"], back["managementState"], back["error"]) == (
         "on", "available", "")
+    assert _inventory_component(client, "x1000c1s6b0n0")["error"] == ""
 
 
 def test_filters_select_by_power_and_management_state(client, fleet, swept):
@@ -67,6 +75,50 @@ def test_filters_select_by_power_and_management_state(client, fleet, swept):
     assert list(_status(client, xname=names, powerStateFilter="on")) == ["x1000c1s6b0n0"]
     assert list(_status(client, xname=names, powerStateFilter="OFF")) == ["x1000c1s6b0n1"]
     assert list(_status(client, xname=names, managementStateFilter="unavailable")) == []
+
+
+@pytest.mark.parametrize("transient", ["poweringon", "poweringoff", "PoweringOn", "POWERINGOFF"])
+def test_powering_filters_are_accepted_and_match_no_component(client, fleet, swept, transient):
+    swept()
+    assert _status(client, powerStateFilter=transient) == {}
+    post = client.post("/power-status", json={"xname": ["x1000c1s6b0n0"],
+                                              "powerStateFilter": transient})
+    assert post.status_code == 200 and post.get_json() == {"status": []}
+
+
+def test_with_a_filter_unknown_names_are_still_listed_with_their_error(client, fleet, swept):
+    fleet.set_power("x1000c1s6b0", "Node0", "On")
+    fleet.set_power("x1000c1s6b0", "Node1", "Off")
+    swept()
+    names = ["x1000c1s6b0n0", "x1000c1s6b0n1", "x9999c0s0b0n0", "x1000c0r0a0"]
+    for query in ({"powerStateFilter": "on"}, {"managementStateFilter": "available"},
+                  {"powerStateFilter": "poweringon"}):
+        status = _status(client, xname=names, **query)
+        assert status["x9999c0s0b0n0"]["error"] == "Component not found in component map."
+        assert status["x1000c0r0a0"]["error"] == (
+            "Component can not have power state and managment state data")
+    assert list(_status(client, xname=names, powerStateFilter="on")) == [
+        "x1000c1s6b0n0", "x9999c0s0b0n0", "x1000c0r0a0"]
+
+
+@pytest.mark.parametrize("xname", [
+    "x3000c0s0b0", "x1000c0b0", "x1000c0", "x1000c0s0",   # as upstream, each answers 200
+    "x3000b0", "x1000c0t0", "x1000c0r0a0", "x1000c0r0t0f1", "x1000c0s0b0n0g0k1", "x3000m0i0",
+    "x1000c0s0j1", "x3000c0w1j1", "s0", "d0",
+])
+def test_every_type_of_the_hardware_naming_answers_200(client, fleet, xname):
+    [entry] = client.get("/power-status", query_string={"xname": xname}).get_json()["status"]
+    assert entry["xname"] == xname and set(entry) == KEYS
+    assert entry["error"] in ("", "Component not found in component map.",
+                              "Component can not have power state and managment state data")
+
+
+@pytest.mark.parametrize("xname", ["x1000c8", "x10000c0s0b0n0", "x1000c0b1", "x3000m4",
+                                   "x1000c0s0b0n0p4"])
+def test_names_outside_the_number_ranges_are_invalid(client, xname):
+    response = client.get("/power-status", query_string={"xname": xname})
+    assert response.status_code == 400
+    assert response.get_json()["detail"] == f"invalid xnames detected: {xname}"
 
 
 def test_records_without_data_say_why(client, fleet):

@@ -114,6 +114,23 @@ def test_unparsable_uncontrollable_and_unknown_xnames_end_at_once(run):
                                   "succeeded": 0, "un-supported": 1}
 
 
+# Types of the hardware naming that have no power control, and names outside its ranges.
+NO_POWER_CONTROL = {"x1000c0r0a0": "HSNAsic", "x3000b0": "CabinetBMC", "x1000c0t0": "CMMRectifier",
+                    "x1000c0s0b0n0i0": "NodeNic", "x1000c0r0t0": "RouterTOR",
+                    "x3000c0h1": "MgmtHLSwitchEnclosure", "x3000m0": "CabinetPDUController"}
+
+
+def test_valid_names_without_power_control_are_unsupported_and_out_of_range_invalid(run):
+    body, tasks = run("off", [*NO_POWER_CONTROL, "x1000c8s0b0n0", "x10000c0s0b0n0"])
+    for xname, type_ in NO_POWER_CONTROL.items():
+        assert tasks[xname] == {"xname": xname, "taskStatus": "unsupported",
+                                "taskStatusDescription": "Failed to achieve transition",
+                                "error": f"No power control for component type {type_}"}
+    for xname in ("x1000c8s0b0n0", "x10000c0s0b0n0"):
+        assert (tasks[xname]["taskStatus"], tasks[xname]["error"]) == ("failed", "Invalid xname")
+    assert body["taskCounts"]["un-supported"] == len(NO_POWER_CONTROL)
+
+
 def test_duplicate_locations_fold_into_one_task(run, fleet):
     fleet.set_power("x1000c0s4b0", "Node0", "Off")
     body, _ = run("on", ["x1000c0s4b0n0", "X1000C0S4B0N0", "x1000c0s4b0n0"])

@@ -16,6 +16,8 @@ from pcs.errors import InvalidRequest
 bp = Blueprint("power_status", __name__)
 
 POWER_STATES = ("on", "off", "undefined")
+# Upstream accepts these transient states as filters; no stored state ever equals them.
+POWER_FILTERS = POWER_STATES + ("poweringon", "poweringoff")
 MANAGEMENT_STATES = ("available", "unavailable")
 NOT_IN_MAP = "Component not found in component map."
 NO_POWER_DATA = "Component can not have power state and managment state data"   # sic, upstream
@@ -47,7 +49,7 @@ def _answer(names: list[str], power_filter: str, management_filter: str):
     bad = [name for name, p in parsed.items() if p is None]
     if bad:
         raise InvalidRequest(f"invalid xnames detected: {' '.join(bad)}")
-    if power_filter and power_filter.lower() not in POWER_STATES:
+    if power_filter and power_filter.lower() not in POWER_FILTERS:
         raise InvalidRequest(f"invalid powerStateFilter type: {power_filter}")
     if management_filter and management_filter.lower() not in MANAGEMENT_STATES:
         raise InvalidRequest(f"invalid ManagementStateFilter type: {management_filter}")
@@ -56,8 +58,8 @@ def _answer(names: list[str], power_filter: str, management_filter: str):
     with services().db.transaction() as session:
         found, body = queries.power_status_json(session, wanted or None, power_filter,
                                                 management_filter)
-    missing = [] if power_filter or management_filter else [
-        _missing(name) for name in wanted if name not in found]
+    # Listed whatever the filters: upstream reports each name it has no record of.
+    missing = [_missing(name) for name in wanted if name not in found]
     if missing:   # a few names the inventory lacks: append them to the database-built list
         status = json.loads(body)["status"] + PowerStatusList().dump({"status": missing})[
             "status"]

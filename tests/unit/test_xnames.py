@@ -124,17 +124,18 @@ def test_controllable_follows_the_api_md_list(text, controllable):
 
 
 @pytest.mark.parametrize("start, chain", [
-    ("Node", ["NodeBMC", "ComputeModule", "Chassis", "Cabinet"]),
-    ("Processor", ["Node", "NodeBMC", "ComputeModule", "Chassis", "Cabinet"]),
-    ("RouterBMC", ["RouterModule", "Chassis", "Cabinet"]),
-    ("HSNBoard", ["RouterModule", "Chassis", "Cabinet"]),
-    ("ChassisBMC", ["Chassis", "Cabinet"]),
-    ("MgmtSwitch", ["Chassis", "Cabinet"]),
-    ("MgmtHLSwitch", ["MgmtHLSwitchEnclosure", "Chassis", "Cabinet"]),
-    ("CDUMgmtSwitch", ["CDU"]),
-    ("CabinetPDUPowerConnector", ["CabinetPDU", "CabinetPDUController", "Cabinet"]),
-    ("NodeEnclosure", ["ComputeModule", "Chassis", "Cabinet"]),
-    ("Cabinet", []),
+    ("Node", ["NodeBMC", "ComputeModule", "Chassis", "Cabinet", "System"]),
+    ("Processor", ["Node", "NodeBMC", "ComputeModule", "Chassis", "Cabinet", "System"]),
+    ("RouterBMC", ["RouterModule", "Chassis", "Cabinet", "System"]),
+    ("HSNBoard", ["RouterModule", "Chassis", "Cabinet", "System"]),
+    ("ChassisBMC", ["Chassis", "Cabinet", "System"]),
+    ("MgmtSwitch", ["Chassis", "Cabinet", "System"]),
+    ("MgmtHLSwitch", ["MgmtHLSwitchEnclosure", "Chassis", "Cabinet", "System"]),
+    ("CDUMgmtSwitch", ["CDU", "System"]),
+    ("CabinetPDUPowerConnector", ["CabinetPDU", "CabinetPDUController", "Cabinet", "System"]),
+    ("NodeEnclosure", ["ComputeModule", "Chassis", "Cabinet", "System"]),
+    ("Cabinet", ["System"]),
+    ("CDU", ["System"]),
     ("System", []),
 ])
 def test_parent_type_chain_ends_at_a_root(start, chain):
@@ -150,16 +151,16 @@ def test_parent_type_of_an_unknown_type_is_none():
     assert parent_type("NoSuchType") is None
 
 
-@pytest.mark.parametrize("text", [name for name, _ in TYPED_NAMES if len(name) > 2])
+@pytest.mark.parametrize("text", [name for name, _ in TYPED_NAMES if name != "s0"])
 def test_parent_type_matches_the_type_of_the_name_without_its_last_part(text):
-    """Stripping the last <letter><number> of a name gives a name of the parent type."""
+    """Stripping the last <letter><number> of a name gives a name of the parent type; cabinets
+    and CDUs sit under the system, whose name they do not spell."""
     parsed = parse(text)
-    expected_parent = parent_type(parsed.type)
     stripped = text.rstrip("0123456789")[:-1]
-    if expected_parent is None:
+    if parent_type(parsed.type) == "System":
         assert parse(stripped) is None
     else:
-        assert parse(stripped).type == expected_parent
+        assert parse(stripped).type == parent_type(parsed.type)
 
 
 @pytest.mark.parametrize("bmc, index, expected", [
@@ -176,11 +177,11 @@ def test_node_name_appends_the_system_index_and_parses_as_a_node(bmc, index, exp
 
 
 @pytest.mark.parametrize("name,chain", [
-    ("x1000c0s0b0n0", ["x1000c0s0b0", "x1000c0s0", "x1000c0", "x1000"]),
-    ("x3000m0p1v12", ["x3000m0p1", "x3000m0", "x3000"]),
-    ("x1000c7r3b0", ["x1000c7r3", "x1000c7", "x1000"]),
-    ("d2w1", ["d2"]),
-    ("x1000", []),
+    ("x1000c0s0b0n0", ["x1000c0s0b0", "x1000c0s0", "x1000c0", "x1000", "s0"]),
+    ("x3000m0p1v12", ["x3000m0p1", "x3000m0", "x3000", "s0"]),
+    ("x1000c7r3b0", ["x1000c7r3", "x1000c7", "x1000", "s0"]),
+    ("d2w1", ["d2", "s0"]),
+    ("x1000", ["s0"]),
     ("s0", []),
 ])
 def test_parent_chain_names_each_component_above(name, chain):
@@ -193,7 +194,131 @@ def test_parent_chain_names_each_component_above(name, chain):
 
 def test_child_types_are_the_types_whose_parent_it_is():
     from pcs.domain.xnames import child_types
-    assert child_types("NodeBMC") == ["Node"]
+    assert child_types("NodeBMC") == ["NodeBMCNic", "Node"]
     assert set(child_types("Chassis")) >= {"ChassisBMC", "ComputeModule", "RouterModule",
                                            "MgmtSwitch"}
-    assert child_types("Node") == ["Processor", "NodeAccel", "Memory", "NodeHsnNic"]
+    assert child_types("Node") == ["Processor", "NodeAccel", "NodeAccelRiser", "Memory",
+                                   "NodeHsnNic", "NodeNic", "VirtualNode", "StorageGroup"]
+    assert child_types("System") == ["CDU", "Cabinet"]
+
+
+# Every type of the hardware naming (Cray-HPE/hms-xname): a valid name, and a name that breaks
+# one of its number ranges (None where no number is bounded).
+EXAMPLES = {
+    "System": ("s0", "s1"),
+    "CDU": ("d3", None),
+    "CDUMgmtSwitch": ("d0w1", None),
+    "Cabinet": ("x3000", "x10000"),
+    "CabinetBMC": ("x3000b0", "x3000b1"),
+    "CabinetCDU": ("x3000d1", "x3000d2"),
+    "CEC": ("x3000e1", "x3000e2"),
+    "CabinetPDUController": ("x3000m3", "x3000m4"),
+    "CabinetPDUNic": ("x3000m0i3", "x3000m0i4"),
+    "CabinetPDU": ("x3000m0p7", "x3000m0p8"),
+    "CabinetPDUOutlet": ("x3000m0p0j1", "x3000m0p0j0"),
+    "CabinetPDUPowerConnector": ("x3000m0p0v1", "x3000m0p0v0"),
+    "Chassis": ("x1000c7", "x1000c8"),
+    "ChassisBMC": ("x1000c0b0", "x1000c0b1"),
+    "ChassisBMCNic": ("x1000c0b0i3", "x1000c0b0i4"),
+    "CMMFpga": ("x1000c0f0", "x1000c0f1"),
+    "CMMRectifier": ("x1000c0t9", "x1000c0t10"),
+    "MgmtSwitch": ("x3000c0w14", "x3000c0w0"),
+    "MgmtSwitchConnector": ("x3000c0w14j48", "x3000c0w14j0"),
+    "MgmtHLSwitchEnclosure": ("x3000c0h12", "x3000c0h0"),
+    "MgmtHLSwitch": ("x3000c0h12s1", "x3000c0h12s10"),
+    "ComputeModule": ("x1000c0s7", "x1000c8s7"),
+    "NodePowerConnector": ("x1000c0s0v2", "x1000c0s0v3"),
+    "NodeEnclosure": ("x1000c0s0e0", "x1000c8s0e0"),
+    "NodeEnclosurePowerSupply": ("x1000c0s0e0t1", "x10000c0s0e0t1"),
+    "NodeBMC": ("x3000c0s0b0", "x3000c8s0b0"),
+    "NodeBMCNic": ("x1000c0s0b0i3", "x1000c0s0b0i4"),
+    "NodeFpga": ("x1000c0s0b0f0", "x1000c0s0b0f1"),
+    "Node": ("x1000c0s0b0n0", "x1000c8s0b0n0"),
+    "Processor": ("x1000c0s0b0n0p3", "x1000c0s0b0n0p4"),
+    "NodeAccel": ("x1000c0s0b0n0a0", "x1000c8s0b0n0a0"),
+    "NodeAccelRiser": ("x1000c0s0b0n0r7", "x1000c0s0b0n0r8"),
+    "Memory": ("x1000c0s0b0n0d12", "x1000c8s0b0n0d12"),
+    "NodeHsnNic": ("x1000c0s0b0n0h3", "x1000c0s0b0n0h4"),
+    "NodeNic": ("x1000c0s0b0n0i3", "x1000c0s0b0n0i4"),
+    "VirtualNode": ("x1000c0s0b0n0v5", "x10000c0s0b0n0v5"),
+    "StorageGroup": ("x1000c0s0b0n0g0", "x1000c8s0b0n0g0"),
+    "Drive": ("x1000c0s0b0n0g0k1", "x1000c8s0b0n0g0k1"),
+    "RouterModule": ("x1000c0r7", "x1000c8r7"),
+    "RouterBMC": ("x1000c0r0b0", "x1000c8r0b0"),
+    "RouterBMCNic": ("x1000c0r0b0i3", "x1000c0r0b0i4"),
+    "RouterFpga": ("x1000c0r0f1", "x1000c0r0f2"),
+    "RouterTOR": ("x1000c0r0t0", "x1000c8r0t0"),
+    "RouterTORFpga": ("x1000c0r0t0f1", "x1000c0r0t0f2"),
+    "RouterPowerConnector": ("x1000c0r0v1", "x1000c0r0v3"),
+    "HSNBoard": ("x1000c0r0e0", "x1000c8r0e0"),
+    "HSNAsic": ("x1000c0r0a3", "x1000c0r0a4"),
+    "HSNLink": ("x1000c0r0a0l7", "x1000c0r0a4l7"),
+    "HSNConnector": ("x1000c0r0j1", "x1000c0r0j0"),
+    "HSNConnectorPort": ("x1000c0r0j1p2", "x1000c0r0j1p3"),
+}
+
+
+def test_every_type_of_the_grammar_has_examples():
+    assert set(EXAMPLES) == {t.type for t in xnames.GRAMMAR}
+    assert len(xnames.GRAMMAR) == len(EXAMPLES) == 50
+
+
+@pytest.mark.parametrize("type_", sorted(EXAMPLES))
+def test_each_type_parses_its_valid_example_as_itself(type_):
+    parsed = parse(EXAMPLES[type_][0])
+    assert parsed is not None and parsed.type == type_
+    assert parsed.controllable is (type_ in API_CONTROLLABLE)
+
+
+@pytest.mark.parametrize("type_", sorted(t for t, (_, bad) in EXAMPLES.items() if bad))
+def test_each_type_refuses_a_number_out_of_its_range(type_):
+    assert parse(EXAMPLES[type_][1]) is None
+
+
+@pytest.mark.parametrize("type_", sorted(EXAMPLES))
+def test_parent_of_each_example_is_of_the_parent_type(type_):
+    parsed = parse(EXAMPLES[type_][0])
+    above = xnames.parent(parsed)
+    if parent_type(type_) is None:
+        assert above is None
+    elif type_ == "NodeFpga":   # filed under the enclosure, named under the BMC
+        assert (parent_type(type_), above.type) == ("NodeEnclosure", "NodeBMC")
+    else:
+        assert above.type == parent_type(type_)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("x1000c0s0b0", "NodeBMC"),          # same letters as the chassis BMC up to "b"
+    ("x1000c0b0", "ChassisBMC"),
+    ("x1000b0", "CabinetBMC"),
+    ("x1000c0s0b0n0d0", "Memory"),       # d after a node, not a cabinet CDU
+    ("x1000d0", "CabinetCDU"),
+    ("x1000c0r0t0", "RouterTOR"),        # t after a router, not a rectifier
+    ("x1000c0t0", "CMMRectifier"),
+    ("x1000c0s0e0t0", "NodeEnclosurePowerSupply"),
+    ("x1000c0s0j1", "NodePowerConnector"),   # the old letter of the connector
+    ("X1000C0S0J01", "NodePowerConnector"),
+    ("x1000c0r0j1", "HSNConnector"),
+    ("x1000c0r0v1", "RouterPowerConnector"),
+    ("x1000c0s0b0n0v0", "VirtualNode"),
+    ("x1000c0s0b0n0r0", "NodeAccelRiser"),
+    ("x1000c0h1s1", "MgmtHLSwitch"),
+    ("x9999", "Cabinet"),
+    ("x0c0s0b0n0", "Node"),
+])
+def test_types_with_overlapping_letters_are_told_apart(text, expected):
+    assert parse(text).type == expected
+
+
+@pytest.mark.parametrize("bad", [
+    "x10000c0s0b0n0",      # a cabinet has at most four digits
+    "x1000c10s0b0n0",      # chassis c0-c7
+    "x1000c0b1",           # one chassis BMC per chassis
+    "x3000m0p0v0",         # power connectors count from 1
+    "x1000c0s0v0",
+    "x3000c0h1s0",         # high-speed switches count from 1
+    "x1000c0w0",
+    "p1.2", "sms1", "all", "all_comp",   # wildcards and non-hardware names
+])
+def test_names_outside_the_ranges_do_not_parse(bad):
+    assert parse(bad) is None
