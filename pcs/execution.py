@@ -170,13 +170,15 @@ class Executor:
             return {}
         try:
             with self.db.transaction() as session:
-                wanted = task_reservations.wanted(session, task_ids, scheduler.utcnow())
+                wanted = task_reservations.wanted(session, task_ids, scheduler.utcnow(),
+                                                  self.settings.minute_s)
             if not wanted:
                 return {}
             results = self.reservations.acquire(wanted)
             held = {i: r for i, r in results.items() if isinstance(r, Held)}
             with self.db.transaction() as session:
-                stored = task_reservations.store(session, held, scheduler.utcnow())
+                stored = task_reservations.store(session, held, scheduler.utcnow(),
+                                                 self.settings.minute_s)
         except (DatabaseUnavailable, OperationalError) as exc:
             log.warning("reserving %d tasks stopped on a database error: %s", len(task_ids), exc)
             return None

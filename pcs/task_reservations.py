@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from pcs.db import Database
 from pcs.models import DISPATCHED, FINAL_STATES
-from pcs.sources.reservations import (DURATION_MINUTES, RENEW_EVERY_S, RENEW_WITHIN_S, Held,
-                                      ReservationSource, Wanted)
+from pcs.sources.reservations import (DURATION_MINUTES, RENEW_EVERY_MINUTES,
+                                      RENEW_WITHIN_MINUTES, Held, ReservationSource, Wanted)
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 WAITING_STATES = ("ready", "dispatched", "deferred")
 
 
-def wanted(session: Session, task_ids: list[int], now: datetime) -> list[Wanted]:
+def wanted(session: Session, task_ids: list[int], now: datetime,
+           minute_s: float) -> list[Wanted]:
     """Dispatched tasks of a batch that hold no reservation, or one about to lapse."""
     rows = session.execute(text("""
         SELECT id, xname, deputy_key, reservation_key FROM transition_tasks
@@ -32,15 +33,16 @@ def wanted(session: Session, task_ids: list[int], now: datetime) -> list[Wanted]
                OR reservation_expires_at < :soon)
         ORDER BY xname
     """), {"ids": task_ids, "dispatched": DISPATCHED,
-           "soon": now + timedelta(seconds=RENEW_WITHIN_S)})
+           "soon": now + timedelta(seconds=RENEW_WITHIN_MINUTES * minute_s)})
     return [Wanted(r.id, r.xname, r.deputy_key, r.reservation_key) for r in rows]
 
 
-def store(session: Session, held: dict[int, Held], now: datetime) -> set[int]:
+def store(session: Session, held: dict[int, Held], now: datetime,
+          minute_s: float) -> set[int]:
     """Store what each task now acts under, on tasks still dispatched; returns their ids."""
     if not held:
         return set()
-    default_expiry = now + timedelta(minutes=DURATION_MINUTES)
+    default_expiry = now + timedelta(seconds=DURATION_MINUTES * minute_s)
     ids = list(held)
     return set(session.scalars(text("""
         UPDATE transition_tasks t
@@ -63,9 +65,9 @@ def forget(session: Session, task_id: int) -> None:
                     {"id": task_id})
 
 
-def renew_due(db: Database, source: ReservationSource, now: datetime,
+def renew_due(db: Database, source: ReservationSource, now: datetime, minute_s: float,
               running: dict[str, str]) -> int:
-    """Renew the reservations of waiting tasks that lapse within RENEW_WITHIN_S, plus
+    """Renew the reservations of waiting tasks that lapse within half a minute, plus
     `running` (xname -> reservation key of the steps this process runs). Returns how many."""
     with db.transaction() as session:
         due = {r.xname: r.reservation_key for r in session.execute(text("""
@@ -73,7 +75,7 @@ def renew_due(db: Database, source: ReservationSource, now: datetime,
             WHERE state = ANY(:waiting) AND reservation_key IS NOT NULL
               AND reservation_expires_at < :soon
         """), {"waiting": list(WAITING_STATES),
-               "soon": now + timedelta(seconds=RENEW_WITHIN_S)})}
+               "soon": now + timedelta(seconds=RENEW_WITHIN_MINUTES * minute_s)})}
     due.update(running)
     renewed = source.renew(due)
     if renewed:
@@ -81,7 +83,7 @@ def renew_due(db: Database, source: ReservationSource, now: datetime,
             session.execute(text("""
                 UPDATE transition_tasks SET reservation_expires_at = :until
                 WHERE reservation_key = ANY(:keys)
-            """), {"until": now + timedelta(minutes=DURATION_MINUTES),
+            """), {"until": now + timedelta(seconds=DURATION_MINUTES * minute_s),
                    "keys": [due[x] for x in renewed]})
     return len(renewed)
 
@@ -104,19 +106,21 @@ def release_ended(db: Database, source: ReservationSource) -> int:
 
 
 class Renewer(threading.Thread):
-    """Beside the dispatcher in each worker process: every RENEW_EVERY_S, renew what lapses
-    soon and release what ended tasks still hold."""
+    """Beside the dispatcher in each worker process: every sixth of a minute, renew what
+    lapses soon and release what ended tasks still hold."""
 
-    def __init__(self, db: Database, source: ReservationSource,
+    def __init__(self, db: Database, source: ReservationSource, minute_s: float,
                  running: Callable[[], dict[str, str]], now: Callable[[], datetime]):
         super().__init__(name="pcs-reservations", daemon=True)
-        self.db, self.source, self.running, self.now = db, source, running, now
+        self.db, self.source, self.minute_s = db, source, minute_s
+        self.running, self.now = running, now
         self._stop = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.wait(RENEW_EVERY_S):
+        while not self._stop.wait(RENEW_EVERY_MINUTES * self.minute_s):
             try:
-                renew_due(self.db, self.source, self.now(), dict(self.running()))
+                renew_due(self.db, self.source, self.now(), self.minute_s,
+                          dict(self.running()))
                 release_ended(self.db, self.source)
             except Exception as exc:   # keep renewing through database outages
                 log.warning("reservation renewal pass failed: %s", exc)

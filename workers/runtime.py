@@ -60,7 +60,7 @@ class WorkerRuntime:
             self._dispatcher.start()
         if self._renewer is None and self.reservations.enabled:
             executor = self.executor
-            self._renewer = Renewer(self.db, self.reservations,
+            self._renewer = Renewer(self.db, self.reservations, self.settings.minute_s,
                                     lambda: executor.running_reservations, scheduler.utcnow)
             self._renewer.start()
 

@@ -28,7 +28,7 @@ def liveness():
 def readiness():
     checks = _checks()
     ready = (checks["database"]["ok"] and checks["broker"]["ok"]
-             and checks["workers"]["count"] > 0)
+             and checks["workers"]["count"] > 0 and checks["inventory"].get("ok", True))
     return "", 204 if ready else 503
 
 
@@ -43,7 +43,9 @@ def health():
         task_runner = NOT_RESPONSIVE
     else:
         task_runner = NOT_CONNECTED
-    return {"KvStore": db, "DistLocking": db, "StateManager": db, "Vault": db,
+    inventory = checks["inventory"]
+    state_manager = db if "ok" not in inventory else (OK if inventory["ok"] else NOT_CONNECTED)
+    return {"KvStore": db, "DistLocking": db, "StateManager": state_manager, "Vault": db,
             "TaskRunner": task_runner}
 
 
@@ -63,4 +65,19 @@ def _checks() -> dict:
         except PcsError as exc:
             out[name] = {"ok": False, "error": str(exc)}
     out["workers"] = {"count": svc.publisher.worker_count() if out["broker"]["ok"] else 0}
+    out["inventory"] = _inventory_check(svc)
     return out
+
+
+def _inventory_check(svc) -> dict:
+    """Which source the components come from and, for SMD, whether it answers (upstream's rule:
+    any HTTP answer within 5 s). The local source is the database, checked above."""
+    source = svc.inventory
+    if source.name == "local":
+        return {"source": "local"}
+    started = time.monotonic()
+    alive = bool(source.alive())
+    check = {"source": source.name, "url": svc.settings.sms_server, "ok": alive}
+    if alive:
+        check["latencyMs"] = round((time.monotonic() - started) * 1000, 2)
+    return check

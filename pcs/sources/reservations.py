@@ -20,8 +20,10 @@ from pcs.sources.smd import SmdClient, SmdUnavailable, field, smd_client
 log = logging.getLogger(__name__)
 
 DURATION_MINUTES = 1           # upstream's flexible one-minute reservations
-RENEW_WITHIN_S = 30.0          # keys expiring sooner than this are renewed
-RENEW_EVERY_S = 10.0
+# Upstream checks every 10 s and renews what expires within 30 s: as fractions of a minute
+# (PCS_MINUTE_S), so that tests with a short minute keep the same proportions.
+RENEW_EVERY_MINUTES = 1 / 6
+RENEW_WITHIN_MINUTES = 1 / 2
 
 
 @dataclass(frozen=True)
