@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Awaitable, Callable
 
 from aiohttp import web
 
@@ -10,9 +9,7 @@ from .admin_routes import admin_routes
 from .errors import SmdError
 from .face import SmdFace
 from .problems import problem, problem_for
-from .routes import FACE, HSM, routes
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+from .routes import FACE, HSM, Handler, routes
 
 
 @web.middleware

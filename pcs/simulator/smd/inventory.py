@@ -14,8 +14,9 @@ State, come from the very bodies the BMC answers with and cannot drift from them
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any
 
 from ..devices import outlet_resource, pdu_manager, rack_pdu, switch_chassis
 from ..fleet import Fleet
@@ -38,7 +39,7 @@ INFO_KEY = {SYSTEM: "RedfishSystemInfo", CHASSIS: "RedfishChassisInfo",
 SUBTYPE_FIELD = {"ComputerSystem": "SystemType", "Chassis": "ChassisType",
                  "Manager": "ManagerType", "PowerDistribution": "EquipmentType"}
 
-Resource = Callable[[float], Dict[str, Any]]
+Resource = Callable[[float], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -53,13 +54,13 @@ class FleetComponent:
         return self.spec.id
 
 
-def fleet_components(fleet: Fleet) -> List[FleetComponent]:
+def fleet_components(fleet: Fleet) -> list[FleetComponent]:
     """Every component of ``fleet``, in the order of its BMCs."""
     compute_class = "Mountain" if fleet.hierarchy else "River"
-    out: List[FleetComponent] = []
+    out: list[FleetComponent] = []
 
     def add(component_id: str, type_: str, b: BMC, endpoint_type: str, resource: Resource,
-            hsm_class: str, nid: Optional[int] = None, role: Optional[str] = None) -> None:
+            hsm_class: str, nid: int | None = None, role: str | None = None) -> None:
         out.append(FleetComponent(ComponentSpec(component_id, type_, hsm_class, nid, role),
                                   b, endpoint_type, resource))
 
@@ -95,7 +96,7 @@ def fleet_components(fleet: Fleet) -> List[FleetComponent]:
     return out
 
 
-def current_resource(fleet: Fleet, component: FleetComponent, now: float) -> Dict[str, Any]:
+def current_resource(fleet: Fleet, component: FleetComponent, now: float) -> dict[str, Any]:
     """The component's Redfish body after settling what is due on its BMC by ``now``."""
     fleet.sync_for(component.bmc, now)
     fleet.settle_tasks(component.bmc, now)
@@ -112,13 +113,13 @@ def power_of(fleet: Fleet, component: FleetComponent, now: float) -> str:
 
 
 def component_endpoint(fleet: Fleet, component: FleetComponent, host: str,
-                       now: float) -> Dict[str, Any]:
+                       now: float) -> dict[str, Any]:
     """The ComponentEndpoint SMD holds for ``component``, ``host`` being the BMCs' address."""
     resource = current_resource(fleet, component, now)
     redfish_type = REDFISH_TYPE[component.endpoint_type]
     odata_id = resource["@odata.id"]
     fqdn = f"{host}:{component.bmc.port}"
-    info: Dict[str, Any] = {"Name": resource.get("Name", "")}
+    info: dict[str, Any] = {"Name": resource.get("Name", "")}
     if resource.get("Actions"):
         info["Actions"] = resource["Actions"]
     return {
@@ -136,7 +137,7 @@ def component_endpoint(fleet: Fleet, component: FleetComponent, host: str,
     }
 
 
-def power_maps(fleet: Fleet) -> Dict[str, List[str]]:
+def power_maps(fleet: Fleet) -> dict[str, list[str]]:
     """Node -> the outlets feeding it. The simulator couples no power through PDUs, so this
     is a fixed assignment: node BMC i's nodes hang on outlet i modulo the number of outlets."""
     outlets = [f"{p.xname}p0v{n}" for p in fleet.pdus for n in range(1, len(p.outlets) + 1)]

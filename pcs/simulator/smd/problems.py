@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 from http import HTTPStatus
-from typing import Any, Dict, Type
+from typing import Any
 
 from aiohttp import web
 
 from .errors import BadRequest, NoSuchComponent, SmdError
 
-STATUS_FOR: Dict[Type[SmdError], int] = {BadRequest: 400, NoSuchComponent: 404}
+STATUS_FOR: dict[type[SmdError], int] = {BadRequest: 400, NoSuchComponent: 404}
 PROBLEM_CT = "application/problem+json"
 
 

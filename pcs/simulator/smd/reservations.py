@@ -16,9 +16,10 @@ Rules, as SMD applies them:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from datetime import UTC, datetime
+from typing import Any
 
 from .errors import BadRequest
 
@@ -44,7 +45,7 @@ class Reservation:
 
 
 def rfc3339(t: float) -> str:
-    return datetime.fromtimestamp(int(t), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(int(t), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def processing_model(body: dict) -> str:
@@ -73,7 +74,7 @@ def _object(body: Any) -> dict:
     return body
 
 
-def _keys(body: dict, field: str) -> List[Tuple[str, str]]:
+def _keys(body: dict, field: str) -> list[tuple[str, str]]:
     """(ID, Key) pairs of a ``ReservationKeys``/``DeputyKeys`` list, keys lower-cased."""
     entries = body.get(field)
     if entries is None:
@@ -83,14 +84,14 @@ def _keys(body: dict, field: str) -> List[Tuple[str, str]]:
     return [(str(e.get("ID") or "").lower(), str(e.get("Key") or "").lower()) for e in entries]
 
 
-def update_result(success: List[str], failure: List[Dict[str, str]]) -> Dict[str, Any]:
+def update_result(success: list[str], failure: list[dict[str, str]]) -> dict[str, Any]:
     """The answer of renew, release, lock and unlock."""
     return {"Counts": {"Total": len(success) + len(failure), "Success": len(success),
                        "Failure": len(failure)},
             "Success": {"ComponentIDs": success}, "Failure": failure}
 
 
-def _failure(component_id: str, reason: str) -> Dict[str, str]:
+def _failure(component_id: str, reason: str) -> dict[str, str]:
     return {"ID": component_id, "Reason": reason}
 
 
@@ -99,20 +100,20 @@ class LockBook:
 
     def __init__(self, component_ids: Iterable[str], minute_s: float = 60.0,
                  new_uuid: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
-        self.component_ids: List[str] = list(component_ids)
-        self._known: Set[str] = set(self.component_ids)
+        self.component_ids: list[str] = list(component_ids)
+        self._known: set[str] = set(self.component_ids)
         self.minute_s = minute_s
         self.new_uuid = new_uuid
-        self.reservations: Dict[str, Reservation] = {}   # component ID -> reservation
-        self.locked: Set[str] = set()
-        self.disabled: Set[str] = set()   # reservations disabled (admin)
+        self.reservations: dict[str, Reservation] = {}   # component ID -> reservation
+        self.locked: set[str] = set()
+        self.disabled: set[str] = set()   # reservations disabled (admin)
 
     # ---- selection ------------------------------------------------------------
     def _purge(self, now: float) -> None:
         for component_id in [c for c, r in self.reservations.items() if r.expires <= now]:
             del self.reservations[component_id]
 
-    def _selected(self, body: dict) -> List[str]:
+    def _selected(self, body: dict) -> list[str]:
         """The known components a filter body names. Raises BadRequest (none known)."""
         ids = body.get("ComponentIDs")
         if ids is None or ids == []:
@@ -125,33 +126,48 @@ class LockBook:
             raise BadRequest(NOT_FOUND)
         return chosen
 
-    def reserved_by_key(self, field: str, key: str) -> Optional[Reservation]:
+    def _sort_out(self, body: dict, model: str,
+                  refusal: Callable[[str], tuple[str, str] | None]
+                  ) -> tuple[list[str], list[dict[str, str]]]:
+        """The selected components ``refusal`` lets through, and failures for the rest;
+        ``refusal`` gives (reason, SMD's text). Raises BadRequest on the first refusal of a
+        rigid request."""
+        candidates, failure = [], []
+        for component_id in self._selected(body):
+            refused = refusal(component_id)
+            if refused is None:
+                candidates.append(component_id)
+                continue
+            reason, text = refused
+            if model == RIGID:
+                raise BadRequest(text)
+            failure.append(_failure(component_id, reason))
+        return candidates, failure
+
+    def _reservation_refusal(self, component_id: str) -> tuple[str, str] | None:
+        """Why a new reservation of ``component_id`` is refused (None: it is not)."""
+        if component_id in self.disabled:
+            return "Disabled", IS_DISABLED
+        if component_id in self.locked:
+            return "Locked", IS_LOCKED
+        if component_id in self.reservations:
+            return "Reserved", IS_RESERVED
+        return None
+
+    def reserved_by_key(self, field: str, key: str) -> Reservation | None:
         for r in self.reservations.values():
             if getattr(r, field) == key:
                 return r
         return None
 
     # ---- service reservations -----------------------------------------------------
-    def create(self, body: Any, now: float) -> Dict[str, Any]:
+    def create(self, body: Any, now: float) -> dict[str, Any]:
         """POST /locks/service/reservations. Raises BadRequest."""
         body = _object(body)
         model = processing_model(body)
         minutes = duration_minutes(body, required=True)
         self._purge(now)
-        candidates, failure = [], []
-        for component_id in self._selected(body):
-            if component_id in self.disabled:
-                reason, text = "Disabled", IS_DISABLED
-            elif component_id in self.locked:
-                reason, text = "Locked", IS_LOCKED
-            elif component_id in self.reservations:
-                reason, text = "Reserved", IS_RESERVED
-            else:
-                candidates.append(component_id)
-                continue
-            if model == RIGID:
-                raise BadRequest(text)
-            failure.append(_failure(component_id, reason))
+        candidates, failure = self._sort_out(body, model, self._reservation_refusal)
         expires = now + minutes * self.minute_s
         success = []
         for component_id in candidates:
@@ -163,7 +179,7 @@ class LockBook:
                             "ExpirationTime": rfc3339(expires)})
         return {"Success": success, "Failure": failure}
 
-    def check(self, body: Any, now: float) -> Dict[str, Any]:
+    def check(self, body: Any, now: float) -> dict[str, Any]:
         """POST /locks/service/reservations/check: which deputy keys are valid now."""
         keys = _keys(_object(body), "DeputyKeys")
         if not keys or any(not key for _, key in keys):
@@ -180,7 +196,7 @@ class LockBook:
                                 "ExpirationTime": rfc3339(r.expires)})
         return {"Success": success, "Failure": failure}
 
-    def renew(self, body: Any, now: float) -> Dict[str, Any]:
+    def renew(self, body: Any, now: float) -> dict[str, Any]:
         """POST …/renew: a new expiry, ``ReservationDuration`` minutes from now."""
         body = _object(body)
         model = processing_model(body)
@@ -192,7 +208,7 @@ class LockBook:
             r.expires = now + minutes * self.minute_s
         return self._by_reservation_key(keys, model, NEED_RESERVATION_KEY, renew_one)
 
-    def release(self, body: Any, now: float) -> Dict[str, Any]:
+    def release(self, body: Any, now: float) -> dict[str, Any]:
         """POST …/release: the reservations end."""
         body = _object(body)
         model = processing_model(body)
@@ -204,9 +220,9 @@ class LockBook:
             del self.reservations[r.component_id]
         return self._by_reservation_key(keys, model, NEED_DEPUTY_KEY, release_one)
 
-    def _by_reservation_key(self, keys: Sequence[Tuple[str, str]], model: str,
+    def _by_reservation_key(self, keys: Sequence[tuple[str, str]], model: str,
                             missing_key: str, apply: Callable[[Reservation], None]
-                            ) -> Dict[str, Any]:
+                            ) -> dict[str, Any]:
         if not keys or any(not key for _, key in keys):
             # SMD fails the whole call; flexible reports every ID as a server error
             if model == RIGID:
@@ -225,32 +241,28 @@ class LockBook:
         return update_result(success, failure)
 
     # ---- admin locks ------------------------------------------------------------------
-    def lock(self, body: Any, now: float) -> Dict[str, Any]:
+    def lock(self, body: Any, now: float) -> dict[str, Any]:
         """POST /locks/lock: locked components refuse new reservations."""
         return self._set_locked(_object(body), True, now)
 
-    def unlock(self, body: Any, now: float) -> Dict[str, Any]:
+    def unlock(self, body: Any, now: float) -> dict[str, Any]:
         """POST /locks/unlock."""
         return self._set_locked(_object(body), False, now)
 
-    def _set_locked(self, body: dict, lock: bool, now: float) -> Dict[str, Any]:
+    def _set_locked(self, body: dict, lock: bool, now: float) -> dict[str, Any]:
         model = processing_model(body)
         duration_minutes(body, required=False)
         self._purge(now)
-        candidates, failure = [], []
-        for component_id in self._selected(body):
+
+        def refusal(component_id: str) -> tuple[str, str] | None:
             if component_id in self.disabled:
-                reason, text = "Disabled", IS_DISABLED
-            elif (component_id in self.locked) == lock:
-                reason, text = ("Locked", IS_LOCKED) if lock else ("Unlocked", IS_UNLOCKED)
-            elif component_id in self.reservations:
-                reason, text = "Reserved", IS_RESERVED
-            else:
-                candidates.append(component_id)
-                continue
-            if model == RIGID:
-                raise BadRequest(text)
-            failure.append(_failure(component_id, reason))
+                return "Disabled", IS_DISABLED
+            if (component_id in self.locked) == lock:
+                return ("Locked", IS_LOCKED) if lock else ("Unlocked", IS_UNLOCKED)
+            if component_id in self.reservations:
+                return "Reserved", IS_RESERVED
+            return None
+        candidates, failure = self._sort_out(body, model, refusal)
         if not candidates:   # SMD's text whatever the reasons were
             raise BadRequest(IS_RESERVED)
         if lock:
@@ -268,9 +280,9 @@ class LockBook:
             self.disabled.discard(component_id)
 
     # ---- status -------------------------------------------------------------------------
-    def status_of(self, component_id: str, now: float) -> Dict[str, Any]:
+    def status_of(self, component_id: str, now: float) -> dict[str, Any]:
         self._purge(now)
-        entry: Dict[str, Any] = {"ID": component_id, "Locked": component_id in self.locked,
+        entry: dict[str, Any] = {"ID": component_id, "Locked": component_id in self.locked,
                                  "Reserved": component_id in self.reservations,
                                  "ReservationDisabled": component_id in self.disabled}
         r = self.reservations.get(component_id)
@@ -279,14 +291,14 @@ class LockBook:
             entry["ExpirationTime"] = rfc3339(r.expires)
         return entry
 
-    def status(self, component_ids: Sequence[str], now: float) -> List[Dict[str, Any]]:
+    def status(self, component_ids: Sequence[str], now: float) -> list[dict[str, Any]]:
         """Lock status of the known ones among ``component_ids``. Raises BadRequest (none)."""
         entries = [self.status_of(i, now) for i in component_ids if i in self._known]
         if not entries:
             raise BadRequest(NOT_FOUND)
         return entries
 
-    def held(self, now: float) -> Dict[str, Any]:
+    def held(self, now: float) -> dict[str, Any]:
         """Admin: every reservation and lock held now."""
         self._purge(now)
         return {"Reservations": [

@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import time
-from typing import Dict, List
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
 from .errors import BadRequest
 from .face import SmdFace
 from .problems import json_answer, read_json
+from .reservations import LockBook
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 FACE = web.AppKey("smd_face", SmdFace)
 HSM = "/hsm/v2"
@@ -25,9 +29,9 @@ def _face(request: web.Request) -> SmdFace:
     return request.app[FACE]
 
 
-def _query_lists(request: web.Request) -> Dict[str, List[str]]:
+def _query_lists(request: web.Request) -> dict[str, list[str]]:
     """Repeatable query parameters, keys lower-cased (SMD decodes them case-insensitively)."""
-    out: Dict[str, List[str]] = {}
+    out: dict[str, list[str]] = {}
     for key, value in request.query.items():
         out.setdefault(key.lower(), []).append(value)
     return out
@@ -86,36 +90,28 @@ async def power_map(request: web.Request) -> web.Response:
     return json_answer(_face(request).power_map(request.match_info["xname"]))
 
 
-# ---- service reservations --------------------------------------------------------------------
-@routes.post(f"{HSM}/locks/service/reservations")
-async def reservations_create(request: web.Request) -> web.Response:
-    return json_answer(_face(request).locks.create(await read_json(request), time.time()))
+# ---- service reservations and admin locks ----------------------------------------------------
+# Each of these POSTs is answered by one LockBook operation on the body, at the current time.
+LOCK_BOOK_POSTS = (
+    ("/locks/service/reservations", LockBook.create),
+    ("/locks/service/reservations/check", LockBook.check),
+    ("/locks/service/reservations/renew", LockBook.renew),
+    ("/locks/service/reservations/release", LockBook.release),
+    ("/locks/lock", LockBook.lock),
+    ("/locks/unlock", LockBook.unlock),
+)
 
 
-@routes.post(f"{HSM}/locks/service/reservations/check")
-async def reservations_check(request: web.Request) -> web.Response:
-    return json_answer(_face(request).locks.check(await read_json(request), time.time()))
+def _lock_book_handler(operation: Callable[[LockBook, Any, float], dict[str, Any]]) -> Handler:
+    async def handler(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        return json_answer(operation(_face(request).locks, body, time.time()))
+    handler.__name__ = operation.__name__
+    return handler
 
 
-@routes.post(f"{HSM}/locks/service/reservations/renew")
-async def reservations_renew(request: web.Request) -> web.Response:
-    return json_answer(_face(request).locks.renew(await read_json(request), time.time()))
-
-
-@routes.post(f"{HSM}/locks/service/reservations/release")
-async def reservations_release(request: web.Request) -> web.Response:
-    return json_answer(_face(request).locks.release(await read_json(request), time.time()))
-
-
-# ---- admin locks -------------------------------------------------------------------------------
-@routes.post(f"{HSM}/locks/lock")
-async def lock(request: web.Request) -> web.Response:
-    return json_answer(_face(request).locks.lock(await read_json(request), time.time()))
-
-
-@routes.post(f"{HSM}/locks/unlock")
-async def unlock(request: web.Request) -> web.Response:
-    return json_answer(_face(request).locks.unlock(await read_json(request), time.time()))
+for _path, _operation in LOCK_BOOK_POSTS:
+    routes.post(f"{HSM}{_path}")(_lock_book_handler(_operation))
 
 
 @routes.get(f"{HSM}/locks/status")
@@ -124,7 +120,7 @@ async def lock_status_filtered(request: web.Request) -> web.Response:
     params = _query_lists(request)
     unknown = set(params) - set(STATUS_COMPONENT_FILTERS) - set(STATUS_LOCK_FILTERS)
     if unknown:
-        raise BadRequest(f"bad query param: unknown parameter {sorted(unknown)[0]}")
+        raise BadRequest(f"bad query param: unknown parameter {min(unknown)}")
     component_filters = {STATUS_COMPONENT_FILTERS[k]: v for k, v in params.items()
                          if k in STATUS_COMPONENT_FILTERS}
     ids = [c["ID"] for c in face.filtered(component_filters, now)]

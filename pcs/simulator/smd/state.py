@@ -7,8 +7,9 @@ stored value answers, as in SMD, where only pushes change State.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any
 
 from .errors import BadRequest, NoSuchComponent
 
@@ -20,7 +21,7 @@ ROLES = {r.lower(): r for r in
          ("Compute", "Service", "System", "Application", "Storage", "Management")}
 # The states an unforced push may start from (None: any). Ready stays Ready on an "On" push,
 # since a booted node reports On before its software is up.
-START_STATES: Dict[str, Optional[frozenset]] = {
+START_STATES: dict[str, frozenset | None] = {
     "On": frozenset({"On", "Off", "Standby", "Halt"}),
     "Off": frozenset({"Off", "On", "Standby", "Halt", "Ready"}),
     "Standby": frozenset({"Standby", "Ready"}),
@@ -43,17 +44,17 @@ class ComponentSpec:
     id: str
     type: str
     hsm_class: str = "River"
-    nid: Optional[int] = None
-    role: Optional[str] = None
+    nid: int | None = None
+    role: str | None = None
 
 
 @dataclass
 class ComponentRecord:
     spec: ComponentSpec
-    role: Optional[str]
+    role: str | None
     flag: str = "OK"
     enabled: bool = True
-    stored_state: Optional[str] = None   # None: State follows the power reading
+    stored_state: str | None = None   # None: State follows the power reading
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,11 @@ class StatePush:
     """One BulkStateData request as received (kept for the admin log)."""
 
     time: float
-    component_ids: List[str]
+    component_ids: list[str]
     state: str
     flag: str
     force: bool
-    changed: List[str]
+    changed: list[str]
 
 
 def normalize(value: Any, table: Mapping[str, str], what: str) -> str:
@@ -80,12 +81,12 @@ class ComponentStates:
     """Every component's SMD fields; ``power_of(id, now)`` gives "On"/"Off" from the fleet."""
 
     def __init__(self, specs: Iterable[ComponentSpec], power_of: PowerReader) -> None:
-        self.records: Dict[str, ComponentRecord] = {
+        self.records: dict[str, ComponentRecord] = {
             s.id: ComponentRecord(spec=s, role=s.role) for s in specs}
         self.power_of = power_of
-        self.pushes: List[StatePush] = []
+        self.pushes: list[StatePush] = []
 
-    def ids(self) -> List[str]:
+    def ids(self) -> list[str]:
         return list(self.records)
 
     def known(self, component_id: str) -> bool:
@@ -98,13 +99,13 @@ class ComponentStates:
         return self.power_of(component_id, now)
 
     def component(self, component_id: str, now: float,
-                  extra: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+                  extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The component object as SMD sends it. Raises NoSuchComponent."""
         record = self.records.get(component_id)
         if record is None:
             raise NoSuchComponent("no such xname.")
         spec = record.spec
-        body: Dict[str, Any] = {"ID": spec.id, "Type": spec.type,
+        body: dict[str, Any] = {"ID": spec.id, "Type": spec.type,
                                 "State": self.state(spec.id, now), "Flag": record.flag,
                                 "Enabled": record.enabled}
         if record.role:
@@ -117,7 +118,7 @@ class ComponentStates:
 
     def query(self, component_ids: Sequence[str], now: float,
               extra: Callable[[str], Mapping[str, Any]] = lambda _id: {}
-              ) -> List[Dict[str, Any]]:
+              ) -> list[dict[str, Any]]:
         """Query's answer: ``["all"]`` is every component; otherwise exact IDs, unknown ones
         absent. Raises BadRequest for an empty list."""
         if not component_ids:
@@ -128,9 +129,9 @@ class ComponentStates:
             wanted = list(dict.fromkeys(i for i in component_ids if i in self.records))
         return [self.component(i, now, extra(i)) for i in wanted]
 
-    def filtered(self, filters: Mapping[str, List[str]], now: float,
+    def filtered(self, filters: Mapping[str, list[str]], now: float,
                  extra: Callable[[str], Mapping[str, Any]] = lambda _id: {}
-                 ) -> List[Dict[str, Any]]:
+                 ) -> list[dict[str, Any]]:
         """GET /State/Components: each filter (a query parameter, repeatable) keeps components
         whose field equals one of its values (case-insensitive; a ``!`` prefix excludes)."""
         unknown = sorted(set(filters) - set(FILTER_FIELDS))
@@ -182,7 +183,7 @@ class ComponentStates:
             raise BadRequest("body must be an object with Role, State, Flag or Enabled")
         extra = set(fields) - {"Role", "State", "Flag", "Enabled"}
         if extra:
-            raise BadRequest(f"unknown field {sorted(extra)[0]}")
+            raise BadRequest(f"unknown field {min(extra)}")
         if "Enabled" in fields and not isinstance(fields["Enabled"], bool):
             raise BadRequest("Enabled must be true or false")
         # validate everything before changing anything
@@ -197,7 +198,7 @@ class ComponentStates:
             record.enabled = fields["Enabled"]
 
 
-def _matches(value: Any, wanted: List[str]) -> bool:
+def _matches(value: Any, wanted: list[str]) -> bool:
     text = str(value).lower()   # booleans read "true"/"false", as in the query string
     keep = [w.lower() for w in wanted if not w.startswith("!")]
     drop = [w[1:].lower() for w in wanted if w.startswith("!")]
