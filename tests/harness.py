@@ -105,11 +105,16 @@ class Simulator:
     def __init__(self, bmcs: int, nodes_per_bmc: int = 2, power_delay_s: float = 0.3,
                  password: str = "initial0", chassis_bmcs: bool = False,
                  bmc_boot_delay_s: float = 0.0, pdus: int = 0, outlets_per_pdu: int = 4,
-                 switches: int = 0):
+                 switches: int = 0, smd: bool = False, smd_minute_s: float = 60.0):
+        """``smd`` also serves the fleet's SMD face, at ``self.smd`` (reservation minutes of
+        ``smd_minute_s`` seconds)."""
         self.bmcs, self.nodes_per_bmc, self.password = bmcs, nodes_per_bmc, password
         chassis = len({i // 8 for i in range(bmcs)}) if chassis_bmcs else 0
-        self.port_base = free_port_block(bmcs + chassis + pdus + switches)
+        devices = bmcs + chassis + pdus + switches
+        # the SMD port is the one after the fleet's, inside the same free block
+        self.port_base = free_port_block(devices + (1 if smd else 0))
         self.admin = f"http://127.0.0.1:{self.port_base - 1}"
+        self.smd = f"http://127.0.0.1:{self.port_base + devices}" if smd else None
         argv = [sys.executable, "-m", "pcs.simulator", "--bmcs", str(bmcs), "--nodes-per-bmc",
                 str(nodes_per_bmc), "--port-base", str(self.port_base), "--power-delay",
                 str(power_delay_s), "--password", password]
@@ -119,6 +124,9 @@ class Simulator:
             argv += ["--pdus", str(pdus), "--outlets-per-pdu", str(outlets_per_pdu)]
         if switches:
             argv += ["--switches", str(switches)]
+        if smd:
+            argv += ["--smd-port", str(self.port_base + devices), "--smd-minute-s",
+                     str(smd_minute_s)]
         self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         text=True, cwd=ROOT)
         line = self.process.stdout.readline()

@@ -73,8 +73,8 @@ def migrate_command():
 @cli.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
                                "help_option_names": []})
 def simulate(ctx: typer.Context):
-    """Serve a fleet of Redfish BMCs on 127.0.0.1 for demos, tests and benchmarks
-    (`pcs simulate --help` lists its options)."""
+    """Serve a fleet of Redfish BMCs on 127.0.0.1 for demos, tests and benchmarks, and with
+    --smd-port an SMD (HSM v2) face of it (`pcs simulate --help` lists its options)."""
     from pcs.simulator.__main__ import main as simulator_main
 
     raise typer.Exit(simulator_main(list(ctx.args)) or 0)

@@ -29,6 +29,19 @@ PUT /admin/bmcs/{xname}/fault):
   Every kind but down takes systems=Node0+Node1 (only those systems). Numbers parse as
   numbers, lists are '+'-separated, values cannot contain ','.
   e.g. --fault x1000c0s1b0=status:status=503,retry_after=2 --fault all=slow:delay=3
+
+SMD face (--smd-port P): HSM v2 on the same host, port P, describing the fleet:
+  GET  /hsm/v2/service/liveness, /hsm/v2/service/ready
+  POST /hsm/v2/State/Components/Query        GET /hsm/v2/State/Components[/<xname>]
+  PATCH /hsm/v2/State/Components/BulkStateData
+  GET  /hsm/v2/Inventory/ComponentEndpoints?id=...   GET /hsm/v2/sysinfo/powermaps[/<xname>]
+  POST /hsm/v2/locks/service/reservations[/check|/renew|/release]
+  POST /hsm/v2/locks/lock, /hsm/v2/locks/unlock   GET|POST /hsm/v2/locks/status
+  admin, on the same port:
+  GET /admin/smd/locks                 reservations (with keys) and locks held
+  GET|DELETE /admin/smd/pushes         BulkStateData requests received, with time
+  GET|PUT|DELETE /admin/smd/fault      {"status": 500} or {"down": true}: every HSM call fails
+  GET|PUT /admin/smd/components/<xname>  set Role, State, Flag, Enabled, ReservationDisabled
 """
 
 
@@ -77,6 +90,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="switchable outlets (AA1, AA2, ...) per PDU controller")
     p.add_argument("--switches", type=int, default=0,
                    help="number of management switches x3000c0w<k> (ports after the PDUs)")
+    p.add_argument("--smd-port", type=int, default=None,
+                   help="also serve the fleet's SMD face (HSM v2 and /admin/smd) on this port")
+    p.add_argument("--smd-minute-s", type=float, default=60.0,
+                   help="seconds in a minute of SMD reservation durations (tests shorten it)")
     p.add_argument("--fault", action="append", default=[], type=_fault_flag,
                    metavar="TARGET=KIND[:key=value,...]",
                    help="install a fault at start (repeatable; see 'faults' below)")
@@ -87,6 +104,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         p.error("--pdus and --switches must be >= 0")
     if a.outlets_per_pdu < 1:
         p.error("--outlets-per-pdu must be >= 1")
+    if a.smd_minute_s <= 0:
+        p.error("--smd-minute-s must be > 0")
+    if a.smd_port is not None and not 0 < a.smd_port < 65536:
+        p.error("--smd-port must be a TCP port (1-65535)")
     if a.bmc_boot_delay < 0:
         p.error("--bmc-boot-delay must be >= 0")
     reset_types = None
@@ -112,7 +133,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         serve_fleet(fleet, host=a.host, username=a.username, password=a.password,
                     admin_port=a.admin_port, inventory_file=a.inventory_file,
-                    register_url=a.register_url)
+                    register_url=a.register_url, smd_port=a.smd_port,
+                    smd_minute_s=a.smd_minute_s)
     except KeyboardInterrupt:
         pass
     except OSError as exc:

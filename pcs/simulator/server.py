@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional
 
 from aiohttp import ClientSession, ClientTimeout, web
 
+from . import smd
 from .admin import AdminMixin
 from .device_redfish import DeviceRedfishMixin
 from .fleet import BMC, Fleet
@@ -285,8 +286,10 @@ def ready_line(fleet: Fleet, host: str, admin_port: int) -> str:
 
 async def run(fleet: Fleet, host: str, username: str, password: str,
               admin_port: Optional[int], inventory_file: Optional[str],
-              register_url: Optional[str]) -> None:
+              register_url: Optional[str], smd_port: Optional[int] = None,
+              smd_minute_s: float = 60.0) -> None:
     sim = Simulator(fleet, host, username, password, admin_port)
+    smd_runner: Optional[web.AppRunner] = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -296,11 +299,18 @@ async def run(fleet: Fleet, host: str, username: str, password: str,
             pass
     try:
         await sim.start()
+        if smd_port is not None:
+            smd_runner = await smd.start(smd.SmdFace(fleet, host, smd_minute_s), host, smd_port)
         if inventory_file:
             sim.write_inventory(inventory_file)
         if register_url:
             await sim.register(register_url)
-        print(ready_line(fleet, host, sim.admin_port), flush=True)
+        line = ready_line(fleet, host, sim.admin_port)
+        if smd_port is not None:
+            line += f", SMD on {host}:{smd_port}"
+        print(line, flush=True)
         await stop.wait()
     finally:
+        if smd_runner is not None:
+            await smd_runner.cleanup()
         await sim.stop()
