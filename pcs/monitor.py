@@ -13,17 +13,18 @@ from sqlalchemy import select, text
 from pcs import power_status
 from pcs.config import Settings
 from pcs.db import Database
-from pcs.inventory.credentials import CredentialStore
+from pcs.errors import CredentialsUnavailable
 from pcs.inventory.store import bmc_address
 from pcs.models import Bmc, Component
 from pcs.redfish.client import RedfishClient
+from pcs.sources.credentials import CredentialSource
 
 log = logging.getLogger(__name__)
 
 SWEEP_LOCK = 7_311_042   # advisory lock key of the sweeper
 
 
-def sweep(settings: Settings, db: Database, credentials: CredentialStore) -> dict | None:
+def sweep(settings: Settings, db: Database, credentials: CredentialSource) -> dict | None:
     """Read and store every component's power state. None when another sweep is running."""
     with db.engine.connect() as lock_connection:
         got = lock_connection.scalar(text("SELECT pg_try_advisory_lock(:k)"),
@@ -37,7 +38,7 @@ def sweep(settings: Settings, db: Database, credentials: CredentialStore) -> dic
             lock_connection.commit()
 
 
-def _sweep(settings: Settings, db: Database, credentials: CredentialStore) -> dict:
+def _sweep(settings: Settings, db: Database, credentials: CredentialSource) -> dict:
     started = time.monotonic()
     with db.transaction() as session:
         read_at = session.scalar(text("SELECT now()"))
@@ -62,12 +63,18 @@ def _sweep(settings: Settings, db: Database, credentials: CredentialStore) -> di
     return figures
 
 
-def _read_bmc(settings: Settings, credentials: CredentialStore, bmc: Bmc,
+def _read_bmc(settings: Settings, credentials: CredentialSource, bmc: Bmc,
               components: list) -> list[power_status.Reading]:
     """One BMC's components, read one after the other (a BMC is not flooded)."""
-    client = RedfishClient(bmc_address(bmc, credentials, settings.ca_bundle),
+    try:
+        login = credentials.credentials_for(bmc)
+    except CredentialsUnavailable as exc:
+        return [power_status.Reading(c.id, "undefined", "unavailable", str(exc))
+                for c in components]
+    client = RedfishClient(bmc_address(bmc, login, settings.ca_bundle),
                            connect_timeout_s=settings.connect_timeout_s,
-                           read_timeout_s=settings.status_timeout_s)
+                           read_timeout_s=settings.status_timeout_s,
+                           on_unauthorized=lambda: credentials.forget(bmc.xname))
     out = []
     try:
         for component in components:

@@ -7,11 +7,9 @@ from flask import Blueprint
 
 from pcs.api.services import services
 from pcs.errors import PcsError
+from pcs.sources.credentials import CONNECTED, DISABLED, NOT_CONNECTED, NOT_RESPONSIVE
 
 bp = Blueprint("service", __name__)
-
-OK, NOT_RESPONSIVE, NOT_CONNECTED = ("connected, responsive", "connected, not responsive",
-                                     "not connected")
 
 
 @bp.get("/")
@@ -35,16 +33,23 @@ def readiness():
 @bp.get("/health")
 def health():
     checks = _checks()
-    db = OK if checks["database"]["ok"] else NOT_CONNECTED
+    db = CONNECTED if checks["database"]["ok"] else NOT_CONNECTED
     broker_ok = checks["broker"]["ok"]
     if broker_ok and checks["workers"]["count"] > 0:
-        task_runner = OK + ", local mode"
+        task_runner = CONNECTED + ", local mode"
     elif broker_ok:
         task_runner = NOT_RESPONSIVE
     else:
         task_runner = NOT_CONNECTED
-    return {"KvStore": db, "DistLocking": db, "StateManager": db, "Vault": db,
-            "TaskRunner": task_runner}
+    return {"KvStore": db, "DistLocking": db, "StateManager": db,
+            "Vault": _vault(), "TaskRunner": task_runner}
+
+
+def _vault() -> str:
+    svc = services()
+    if svc.settings.credential_source != "vault":
+        return DISABLED   # the local or fake store: nothing to ask
+    return svc.credential_source.health()
 
 
 @bp.get("/health/details")
