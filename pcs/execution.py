@@ -188,7 +188,7 @@ class Executor:
             # Before any exchange: the BMC was not asked, so nothing can have been applied.
             with self.db.transaction() as session:
                 self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE, str(exc))
-            return StepResult(claim.transition_id)
+            return StepResult(claim.transition_id if ctx.ended else None)
         try:
             self._advance(ctx)
         except (DatabaseUnavailable, OperationalError) as exc:
