@@ -279,3 +279,19 @@ def test_vault_sealed_then_stopped_mid_run_fails_tasks_as_vault_unavailable(
         if worker is not None:
             worker.stop()
         bao.stop()
+
+
+def test_worker_with_the_fake_store_but_no_password_refuses_to_start_naming_it(
+        settings, scratch_dir):
+    env = {**settings.as_env(), "PCS_FAKE_VAULT_ENABLED": "true",
+           "PCS_FAKE_VAULT_REDFISH_USER": "root"}
+    log_path = scratch_dir / "fake-store-worker.log"
+    try:
+        started = Worker(env, log_path, concurrency=1, name="fake-store")
+    except RuntimeError as exc:
+        assert "worker exited" in str(exc)
+    else:
+        started.stop()
+        pytest.fail("the worker started without PCS_FAKE_VAULT_REDFISH_PASSWORD")
+    assert ("FAKE_VAULT_ENABLED=true needs PCS_FAKE_VAULT_REDFISH_PASSWORD"
+            in log_path.read_text())
