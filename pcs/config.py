@@ -1,7 +1,9 @@
-"""One settings object, read from PCS_* environment variables.
+"""One settings object, read from PCS_* environment variables and upstream's names.
 
-Every option has a default and a unit in its name where it has one. Upstream PCS names are kept
-where upstream has them (PCS_BASE_TRS_TASK_TIMEOUT, PCS_STATUS_TIMEOUT, PCS_EXPIRE_TIME_MINS ...).
+Every option has a default and a unit in its name where it has one. Where upstream PCS reads a
+variable without the prefix (VAULT_ENABLED, SMS_SERVER, CRED_CACHE_DURATION ...), that name is
+read too, and the PCS_ one wins when both are set, so an upstream deployment's environment works
+unchanged and can still be overridden.
 """
 from __future__ import annotations
 
@@ -11,15 +13,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-SECRET_FIELDS = {"secret_key"}
+SECRET_FIELDS = {"secret_key", "vault_token", "fake_vault_password"}
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+TRUE_WORDS = ("true", "1", "yes")
+FALSE_WORDS = ("false", "0", "no")
 
 
 def _env_name(f: dataclasses.Field) -> str:
     return f.metadata["env"]
 
 
-def _opt(default, env: str, help: str):
-    return field(default=default, metadata={"env": env, "help": help})
+def _names(f: dataclasses.Field) -> tuple[str, ...]:
+    """The variables of a field, the winning one first."""
+    upstream = f.metadata.get("upstream")
+    return (f.metadata["env"], upstream) if upstream else (f.metadata["env"],)
+
+
+def _opt(default, env: str, help: str, upstream: str | None = None):
+    """A setting read from `env`, or else from upstream's name for it."""
+    return field(default=default, metadata={"env": env, "help": help, "upstream": upstream})
 
 
 @dataclass(frozen=True)
@@ -84,29 +96,72 @@ class Settings:
         64, "PCS_STATUS_SWEEP_CONCURRENCY", "BMCs read at once by a power-status sweep")
     ca_bundle: str | None = _opt(None, "PCS_CA_BUNDLE", "CA bundle for https BMCs (default: system)")
     queue_name: str = _opt("pcs", "PCS_QUEUE_NAME", "Celery queue the workers consume")
+    log_level: str = _opt("INFO", "PCS_LOG_LEVEL", "log level of every process")
+    # Sources (DESIGN.md "Sources"; INTEGRATION.md for the upstream names and defaults)
     sms_server: str | None = _opt(
-        None, "PCS_SMS_SERVER", "SMD (HSM v2) base URL; set = components come from SMD")
+        None, "PCS_SMS_SERVER", "URL of SMD (HSM); set = components come from SMD, unset = the "
+        "registration API", upstream="SMS_SERVER")
     hsmlock_enabled: bool = _opt(
         True, "PCS_HSMLOCK_ENABLED", "take SMD service reservations for the components a task "
-        "acts on (smd mode only)")
+        "acts on (smd mode only)", upstream="HSMLOCK_ENABLED")
     smd_timeout_s: float = _opt(40.0, "PCS_SMD_TIMEOUT_S", "seconds to wait for one SMD call")
     bmc_scheme: str = _opt(
         "https", "PCS_BMC_SCHEME", "scheme of BMC URLs built from SMD (http for emulators)")
     bmc_verify_tls: bool = _opt(
         True, "PCS_BMC_VERIFY_TLS", "verify the certificates of BMCs read from SMD (false "
         "reproduces upstream's unverified TLS; logged at start)")
-    log_level: str = _opt("INFO", "PCS_LOG_LEVEL", "log level of every process")
+    vault_enabled: bool | None = _opt(
+        None, "PCS_VAULT_ENABLED", "BMC credentials from Vault; unset = on only when "
+        "SMS_SERVER is set (else the encrypted local store)", upstream="VAULT_ENABLED")
+    vault_addr: str = _opt("https://127.0.0.1:8200", "PCS_VAULT_ADDR", "URL of Vault",
+                           upstream="VAULT_ADDR")
+    vault_token: str | None = _opt(
+        None, "PCS_VAULT_TOKEN", "Vault token; with the JWT file, the token the login is sent "
+        "with", upstream="VAULT_TOKEN")
+    vault_keypath: str = _opt(
+        "secret/hms-creds", "PCS_VAULT_KEYPATH", "Vault KV version 1 path of the BMC "
+        "credentials, one secret per BMC xname under it", upstream="VAULT_KEYPATH")
+    vault_skip_verify: bool = _opt(
+        False, "PCS_VAULT_SKIP_VERIFY", "do not verify Vault's TLS certificate",
+        upstream="VAULT_SKIP_VERIFY")
+    vault_cacert: str | None = _opt(
+        None, "PCS_VAULT_CACERT", "CA bundle that verifies Vault (default: system)",
+        upstream="VAULT_CACERT")
+    vault_auth_path: str = _opt(
+        "auth/kubernetes/login", "PCS_CRAY_VAULT_AUTH_PATH", "Vault path the login is sent to",
+        upstream="CRAY_VAULT_AUTH_PATH")
+    vault_jwt_file: str = _opt(
+        f"{SERVICE_ACCOUNT_DIR}/token", "PCS_CRAY_VAULT_JWT_FILE", "file holding the JWT of "
+        "the Vault login; absent = VAULT_TOKEN is used as it is", upstream="CRAY_VAULT_JWT_FILE")
+    vault_role_file: str = _opt(
+        f"{SERVICE_ACCOUNT_DIR}/namespace", "PCS_CRAY_VAULT_ROLE_FILE", "file holding the role "
+        "of the Vault login", upstream="CRAY_VAULT_ROLE_FILE")
+    vault_timeout_s: float = _opt(
+        10.0, "PCS_VAULT_TIMEOUT_S", "seconds to wait for Vault to answer one request")
+    cred_cache_duration_s: int = _opt(
+        600, "PCS_CRED_CACHE_DURATION", "seconds a worker keeps a BMC's credentials read from "
+        "Vault (missing ones too); a BMC answering 401 has them read again",
+        upstream="CRED_CACHE_DURATION")
+    fake_vault_enabled: bool = _opt(
+        False, "PCS_FAKE_VAULT_ENABLED", "every BMC gets the one username and password below "
+        "(tests and demos)", upstream="FAKE_VAULT_ENABLED")
+    fake_vault_user: str | None = _opt(
+        None, "PCS_FAKE_VAULT_REDFISH_USER", "username of every BMC with FAKE_VAULT_ENABLED")
+    fake_vault_password: str | None = _opt(
+        None, "PCS_FAKE_VAULT_REDFISH_PASSWORD", "password of every BMC with FAKE_VAULT_ENABLED")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":
-        """Read every PCS_* variable; raises ValueError naming a variable that does not parse."""
+        """Read every setting, its PCS_ name before upstream's; raises ValueError naming a
+        variable that does not parse."""
         env = os.environ if env is None else env
         values = {}
         for f in dataclasses.fields(cls):
-            raw = env.get(_env_name(f))
-            if raw is None or raw == "":
-                continue
-            values[f.name] = _parse(f, raw)
+            for name in _names(f):
+                raw = env.get(name)
+                if raw is not None and raw != "":
+                    values[f.name] = _parse(f, name, raw)
+                    break
         values.update(overrides)
         return cls(**values)
 
@@ -128,6 +183,22 @@ class Settings:
         return max(self.lease_s, longest + 5.0)
 
     @property
+    def inventory_source(self) -> str:
+        """'smd' when SMS_SERVER names SMD, else 'local' (the registration API)."""
+        return "smd" if self.sms_server else "local"
+
+    @property
+    def credential_source(self) -> str:
+        """'fake', 'vault' or 'local'. Vault is upstream's default only with SMD, whose BMC
+        records carry no passwords; the local store is the default otherwise."""
+        if self.fake_vault_enabled:
+            return "fake"
+        enabled = self.vault_enabled
+        if enabled is None:
+            enabled = self.inventory_source == "smd"
+        return "vault" if enabled else "local"
+
+    @property
     def state_path(self) -> Path:
         return Path(self.state_dir).resolve()
 
@@ -142,7 +213,9 @@ class Settings:
                 shown = "(unset)"
             else:
                 shown = mask_url_password(str(value)) if f.name.endswith("_url") else str(value)
-            rows.append((_env_name(f), shown, f.metadata["help"]))
+            upstream = f.metadata.get("upstream")
+            meaning = f.metadata["help"] + (f" (also {upstream})" if upstream else "")
+            rows.append((_env_name(f), shown, meaning))
         return rows
 
     def as_env(self) -> dict[str, str]:
@@ -155,24 +228,20 @@ class Settings:
         return env
 
 
-BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "on": True,
-                 "false": False, "0": False, "no": False, "off": False}
-
-
-def _parse(f: dataclasses.Field, raw: str):
+def _parse(f: dataclasses.Field, name: str, raw: str):
     kind = f.type if isinstance(f.type, str) else f.type.__name__
     if kind.startswith("bool"):
-        lowered = raw.strip().lower()
-        if lowered not in BOOLEAN_WORDS:
-            raise ValueError(f"{_env_name(f)}={raw!r} is not true or false")
-        return BOOLEAN_WORDS[lowered]
+        word = raw.strip().lower()
+        if word in TRUE_WORDS or word in FALSE_WORDS:
+            return word in TRUE_WORDS
+        raise ValueError(f"{name}={raw!r} is not a boolean: use true or false (1/0, yes/no)")
     try:
         if kind.startswith("int"):
             return int(raw)
         if kind.startswith("float"):
             return float(raw)
     except ValueError:
-        raise ValueError(f"{_env_name(f)}={raw!r} is not a number") from None
+        raise ValueError(f"{name}={raw!r} is not a number") from None
     return raw
 
 

@@ -39,3 +39,8 @@ class BrokerUnavailable(PcsError):
 
 class ConfigurationError(PcsError):
     """A setting is missing or wrong (500, logged)."""
+
+
+class CredentialsUnavailable(PcsError):
+    """A BMC's username and password cannot be had from the configured source (the task fails
+    with this text)."""

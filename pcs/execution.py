@@ -29,15 +29,14 @@ from pcs.domain.confirmation import (Next, Resend, action_deadline, busy_retry_a
 from pcs.domain.operations import (OFF_ACTIONS, TARGET_STATE, Action, Operation, PlanOutcome,
                                    escalates_to_force_off, plan_actions, reset_type_for)
 from pcs.domain.tiers import tier_of
-from pcs.errors import DatabaseUnavailable
-from pcs.inventory.credentials import CredentialStore
-from pcs.inventory.store import bmc_address
-from pcs.models import Bmc, BmcExchange
-from pcs.redfish.client import Exchange, RedfishClient, in_motion
+from pcs.errors import CredentialsUnavailable, DatabaseUnavailable
+from pcs.models import BmcExchange
+from pcs.redfish.client import BmcAddress, Exchange, RedfishClient, in_motion
 from pcs.redfish.tasks import TaskProgress, read_task_monitor
 from pcs.sources import state_push
 from pcs.sources.reservations import Held, NoReservations, Refused, ReservationSource
 from pcs.sources.state_push import NoStatePush, StatePush
+from pcs.sources.credentials import CredentialSource, StoredLogin
 
 log = logging.getLogger(__name__)
 exchanges = BmcExchange.__table__
@@ -49,7 +48,10 @@ _LOAD_STEP = text("""
            t.reservation_deputy_key, tr.operation,
            tr.task_deadline_minutes, tr.multi_tier, c.redfish_path, c.reset_target,
            c.reset_parameter, c.allowable_values, c.type, b.id AS bmc_id,
-           b.updated_at AS bmc_updated_at
+           b.updated_at AS bmc_updated_at, b.xname AS bmc_xname, b.address AS bmc_address,
+           b.scheme AS bmc_scheme, b.username AS bmc_username,
+           b.password_encrypted AS bmc_password_encrypted, b.verify_tls AS bmc_verify_tls,
+           b.ca_bundle AS bmc_ca_pem
     FROM transition_tasks t
     JOIN transitions tr ON tr.id = t.transition_id
     JOIN components c ON c.id = t.component_id
@@ -94,7 +96,8 @@ class StepContext:
     reset_parameter: str
     allowable: list[str]
     bmc_id: int
-    client: RedfishClient
+    # Set once the claim is committed: credentials may take a read from Vault.
+    client: RedfishClient | None = None
     component_type: str = "Node"
     tier: int | None = None
     resends: int = 0
@@ -118,7 +121,7 @@ class StepResult:
 class Executor:
     """Runs task steps for one worker process."""
 
-    def __init__(self, settings: Settings, db: Database, credentials: CredentialStore,
+    def __init__(self, settings: Settings, db: Database, credentials: CredentialSource,
                  publisher: Publisher, reservations: ReservationSource | None = None,
                  push: StatePush | None = None):
         self.settings = settings
@@ -130,7 +133,7 @@ class Executor:
         # xname -> reservation key of the steps running in this process, renewed by its
         # renewal loop (only this process knows they are still alive).
         self.running_reservations: dict[str, str] = {}
-        self._clients: dict[int, tuple[datetime, RedfishClient]] = {}
+        self._clients: dict[int, tuple[tuple, RedfishClient]] = {}
         self._clients_lock = threading.Lock()
 
     def run_steps(self, task_ids: list[int]) -> None:
@@ -217,9 +220,17 @@ class Executor:
             if refused is not None:
                 scheduler.finish(session, claim, "failed", refused.description, refused.error)
                 return StepResult(claim.transition_id)
-            ctx = self._load(session, claim)
-        if ctx is None:
+            loaded = self._load(session, claim)
+        if loaded is None:
             return StepResult(claim.transition_id)   # it ended: its component is gone
+        ctx, bmc = loaded
+        try:
+            ctx.client = self._client(bmc)
+        except CredentialsUnavailable as exc:
+            # Before any exchange: the BMC was not asked, so nothing can have been applied.
+            with self.db.transaction() as session:
+                self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE, str(exc))
+            return StepResult(claim.transition_id if ctx.ended else None)
         if ctx.reservation_key:
             self.running_reservations[ctx.xname] = ctx.reservation_key
         try:
@@ -637,14 +648,16 @@ class Executor:
         ctx.slow_bmc = ctx.slow_bmc or _slow(exchange)
         session.execute(_COMPLETE_EXCHANGE, dict(_exchange_columns(exchange), id=exchange_id))
 
-    def _load(self, session: Session, claim: scheduler.Claim) -> StepContext | None:
+    def _load(self, session: Session, claim: scheduler.Claim) -> tuple[StepContext, dict] | None:
+        """The task's context (without its client) and its BMC's columns; None when the task
+        ended because its component is gone."""
         row = session.execute(_LOAD_STEP, {"id": claim.task_id}).first()
         if row is None:
             # The component vanished from the inventory after the task was queued.
             scheduler.finish(session, claim, "failed", outcomes.FAILED_TO_ACHIEVE,
                              outcomes.MISSING_XNAME)
             return None
-        return StepContext(
+        ctx = StepContext(
             claim=claim, xname=row.xname, operation=Operation(row.operation),
             deadline_minutes=row.task_deadline_minutes, phase=row.phase,
             plan=[Action(a) for a in row.plan], action=Action(row.action) if row.action else None,
@@ -653,26 +666,32 @@ class Executor:
             system_path=row.redfish_path, reset_target=row.reset_target,
             reset_parameter=row.reset_parameter,
             allowable=list(row.allowable_values or []), bmc_id=row.bmc_id,
-            client=self._client(session, row.bmc_id, row.bmc_updated_at),
             component_type=row.type, tier=row.tier, multi_tier=row.multi_tier,
             resends=row.resends, moved_at=row.moved_at, task_monitor=row.task_monitor,
             reservation_key=row.reservation_key,
             reservation_deputy_key=row.reservation_deputy_key)
+        return ctx, {k[4:]: v for k, v in row._mapping.items() if k.startswith("bmc_")}
 
-    def _client(self, session: Session, bmc_id: int, updated_at: datetime) -> RedfishClient:
-        """The process's keep-alive client for the BMC, rebuilt when its record changes (the
-        password is decrypted once per version)."""
+    def _client(self, bmc: dict) -> RedfishClient:
+        """The process's keep-alive client for the BMC, rebuilt when its record or its
+        credentials change. Raises CredentialsUnavailable from the credential source."""
+        login = self.credentials.credentials_for(
+            StoredLogin(bmc["xname"], bmc["username"], bmc["password_encrypted"]))
+        version = (bmc["updated_at"], login)
         with self._clients_lock:
-            version, client = self._clients.get(bmc_id, (None, None))
-            if version != updated_at:
+            known, client = self._clients.get(bmc["id"], (None, None))
+            if known != version:
                 if client is not None:
                     client.close()
-                address = bmc_address(session.get(Bmc, bmc_id), self.credentials,
-                                      self.settings.ca_bundle)
+                address = BmcAddress(bmc["address"], bmc["scheme"], login.username,
+                                     login.password, bmc["verify_tls"], self.settings.ca_bundle,
+                                     bmc["ca_pem"])
+                xname = bmc["xname"]
                 client = RedfishClient(address, connect_timeout_s=self.settings.connect_timeout_s,
                                        read_timeout_s=self.settings.status_timeout_s,
-                                       action_timeout_s=self.settings.action_timeout_s)
-                self._clients[bmc_id] = (updated_at, client)
+                                       action_timeout_s=self.settings.action_timeout_s,
+                                       on_unauthorized=lambda: self.credentials.forget(xname))
+                self._clients[bmc["id"]] = (version, client)
             return client
 
 

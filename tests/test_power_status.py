@@ -5,7 +5,7 @@ import pytest
 
 from harness import post_transition, wait_transition
 from pcs import monitor
-from pcs.inventory.credentials import credential_store
+from pcs.sources.credentials import credential_source
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,7 @@ def _inventory_component(client, xname: str) -> dict:
 @pytest.fixture
 def swept(settings, db, fleet):
     def run():
-        assert monitor.sweep(settings, db, credential_store(settings)) is not None
+        assert monitor.sweep(settings, db, credential_source(settings)) is not None
     return run
 
 
@@ -170,7 +170,7 @@ def test_only_one_sweep_runs_at_a_time(settings, db, fleet):
     with db.engine.connect() as other:
         other.execute(text("SELECT pg_advisory_lock(:k)"), {"k": monitor.SWEEP_LOCK})
         try:
-            assert monitor.sweep(settings, db, credential_store(settings)) is None
+            assert monitor.sweep(settings, db, credential_source(settings)) is None
         finally:
             other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": monitor.SWEEP_LOCK})
             other.commit()

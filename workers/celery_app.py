@@ -7,6 +7,7 @@ from celery import signals
 
 from pcs.broker import make_celery
 from pcs.config import Settings
+from pcs.errors import ConfigurationError
 from pcs.logs import configure_logging
 from workers.runtime import runtime
 
@@ -16,6 +17,19 @@ app = make_celery(settings)
 app.conf.include = ["workers.tasks"]
 
 log = logging.getLogger(__name__)
+
+
+@signals.worker_init.connect
+def get_credentials_ready(sender=None, **_):
+    # Before the worker consumes: with Vault, log in first (and wait until it accepts), so
+    # that the first steps do not all fail on a Vault that is still starting.
+    try:
+        runtime().credentials.start()
+    except ConfigurationError as exc:
+        # Celery logs and ignores a receiver's Exception; a worker without credentials must
+        # not start taking tasks it can only fail.
+        log.critical("cannot start: %s", exc)
+        raise SystemExit(f"pcs worker: {exc}") from None
 
 
 @signals.worker_ready.connect

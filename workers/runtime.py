@@ -1,4 +1,5 @@
-"""Per-process objects of a worker: database, publisher, executor, dispatcher (built once)."""
+"""Per-process objects of a worker: database, publisher, credential source, executor,
+dispatcher (built once)."""
 from __future__ import annotations
 
 import threading
@@ -10,7 +11,7 @@ from pcs.config import Settings
 from pcs.db import Database
 from pcs.dispatcher import Dispatcher
 from pcs.execution import Executor
-from pcs.inventory.credentials import credential_store
+from pcs.sources.credentials import CredentialSource, credential_source
 from pcs.sources.inventory import InventorySource, inventory_source
 from pcs.sources.reservations import ReservationSource, reservation_source
 from pcs.sources.state_push import StatePush, state_push
@@ -38,8 +39,13 @@ class WorkerRuntime:
         return Publisher(self.settings, app)
 
     @cached_property
+    def credentials(self) -> CredentialSource:
+        """Where BMC credentials come from; one per process, so Vault's cache is shared."""
+        return credential_source(self.settings)
+
+    @cached_property
     def executor(self) -> Executor:
-        return Executor(self.settings, self.db, credential_store(self.settings), self.publisher,
+        return Executor(self.settings, self.db, self.credentials, self.publisher,
                         self.reservations, self.state_push)
 
     @cached_property

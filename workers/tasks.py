@@ -29,4 +29,4 @@ def reap() -> None:
 def sweep() -> None:
     """Read every component's power state from its BMC (one sweeper at a time)."""
     rt = runtime()
-    monitor.sweep(rt.settings, rt.db, rt.executor.credentials, rt.inventory, rt.state_push)
+    monitor.sweep(rt.settings, rt.db, rt.credentials, rt.inventory, rt.state_push)

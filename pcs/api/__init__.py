@@ -38,6 +38,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["pcs"] = Services(settings, database, Publisher(settings),
                                      reservation_source(settings),
                                      inventory_source(settings))
+    if settings.credential_source != "local":
+        # Refuse to start on an incomplete Vault or fake-store configuration (the local
+        # store's key is needed only once a BMC is registered).
+        app.extensions["pcs"].credential_source
     for blueprint, prefixes in ((transitions.bp, V1_PREFIXES), (service.bp, V1_PREFIXES),
                                 (power_cap.bp, V1_PREFIXES), (power_status.bp, V1_PREFIXES),
                                 (inventory.bp, ADDED_PREFIXES),

@@ -83,6 +83,8 @@ def patch_bmc(xname: str):
     with svc.db.transaction() as session:
         current = store.get_bmc(session, xnames.normalize(xname))
         # Verify with exactly what will be stored (an empty password is a password too).
+        if "password" not in changes and current.password_encrypted is None:
+            raise InvalidRequest(f"BMC {current.xname} has no stored password: give one")
         password = (changes["password"] if "password" in changes
                     else svc.credentials.decrypt(current.password_encrypted))
         merged = store.BmcRegistration(

@@ -7,11 +7,9 @@ from flask import Blueprint
 
 from pcs.api.services import services
 from pcs.errors import PcsError
+from pcs.sources.credentials import CONNECTED, DISABLED, NOT_CONNECTED, NOT_RESPONSIVE
 
 bp = Blueprint("service", __name__)
-
-OK, NOT_RESPONSIVE, NOT_CONNECTED = ("connected, responsive", "connected, not responsive",
-                                     "not connected")
 
 
 @bp.get("/")
@@ -35,18 +33,25 @@ def readiness():
 @bp.get("/health")
 def health():
     checks = _checks()
-    db = OK if checks["database"]["ok"] else NOT_CONNECTED
+    db = CONNECTED if checks["database"]["ok"] else NOT_CONNECTED
     broker_ok = checks["broker"]["ok"]
     if broker_ok and checks["workers"]["count"] > 0:
-        task_runner = OK + ", local mode"
+        task_runner = CONNECTED + ", local mode"
     elif broker_ok:
         task_runner = NOT_RESPONSIVE
     else:
         task_runner = NOT_CONNECTED
     inventory = checks["inventory"]
-    state_manager = db if "ok" not in inventory else (OK if inventory["ok"] else NOT_CONNECTED)
-    return {"KvStore": db, "DistLocking": db, "StateManager": state_manager, "Vault": db,
-            "TaskRunner": task_runner}
+    state_manager = db if "ok" not in inventory else (CONNECTED if inventory["ok"] else NOT_CONNECTED)
+    return {"KvStore": db, "DistLocking": db, "StateManager": state_manager,
+            "Vault": _vault(), "TaskRunner": task_runner}
+
+
+def _vault() -> str:
+    svc = services()
+    if svc.settings.credential_source != "vault":
+        return DISABLED   # the local or fake store: nothing to ask
+    return svc.credential_source.health()
 
 
 @bp.get("/health/details")

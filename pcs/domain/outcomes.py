@@ -106,3 +106,18 @@ def timed_out_in_queue(transition_id) -> str:
 
 def aborted(previous: str) -> str:
     return f"Aborted. Last status - {previous}"
+
+
+# Credential sources (pcs/sources): the error of a task, or a component's poll error, when a
+# BMC's credentials cannot be had.
+def no_credentials_in_vault(path: str) -> str:
+    return f"No credentials in Vault at {path}"
+
+
+def vault_unavailable(error: str) -> str:
+    return f"Vault unavailable: {error}"
+
+
+def no_stored_password(bmc_xname: str) -> str:
+    return (f"No password stored for BMC {bmc_xname}: give one with PATCH "
+            f"/v1/inventory/bmcs/{bmc_xname}, or take credentials from Vault (VAULT_ENABLED)")

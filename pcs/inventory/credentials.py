@@ -1,7 +1,7 @@
 """The credential store: BMC passwords encrypted at rest with a key from PCS_SECRET_KEY.
 
-The local implementation keeps ciphertext in the bmcs table; a Vault-backed store can replace it
-behind the same two functions.
+The ciphertext lives in the bmcs table; pcs/sources/credentials.py reads it back for the steps
+(the local credential source), beside Vault and the fake store.
 """
 from __future__ import annotations
 

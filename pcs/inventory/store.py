@@ -13,6 +13,7 @@ from pcs.inventory.credentials import CredentialStore
 from pcs.inventory.discovery import DiscoveredComponent
 from pcs.models import ACTIVE_STATES, QUEUED, Bmc, Component, TransitionTask
 from pcs.redfish.client import BmcAddress
+from pcs.sources.credentials import Credentials
 
 
 @dataclass(frozen=True)
@@ -121,8 +122,8 @@ def list_components(session: Session) -> list[tuple[Component, str]]:
         .order_by(Component.xname)))
 
 
-def bmc_address(bmc: Bmc, credentials: CredentialStore, ca_bundle: str | None) -> BmcAddress:
-    return BmcAddress(bmc.address, bmc.scheme, bmc.username,
-                      credentials.decrypt(bmc.password_encrypted), bmc.verify_tls, ca_bundle,
-                      bmc.ca_bundle)
+def bmc_address(bmc: Bmc, login: Credentials, ca_bundle: str | None) -> BmcAddress:
+    """Where the BMC answers, with the login its credential source gave."""
+    return BmcAddress(bmc.address, bmc.scheme, login.username, login.password, bmc.verify_tls,
+                      ca_bundle, bmc.ca_bundle)
 

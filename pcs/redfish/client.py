@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from datetime import datetime, timezone
+from typing import Callable
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -101,8 +102,12 @@ class RedfishClient:
     """Talks to one BMC with one keep-alive session. Thread-safe for concurrent calls."""
 
     def __init__(self, address: BmcAddress, connect_timeout_s: float = 5.0,
-                 read_timeout_s: float = 30.0, action_timeout_s: float = 40.0):
+                 read_timeout_s: float = 30.0, action_timeout_s: float = 40.0,
+                 on_unauthorized: Callable[[], None] | None = None):
+        """on_unauthorized: called after the BMC answers 401 (its credentials may have
+        changed at their source)."""
         self.address = address
+        self.on_unauthorized = on_unauthorized
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
         self.action_timeout_s = action_timeout_s
@@ -177,6 +182,8 @@ class RedfishClient:
             exchange.error_class, exchange.error = "connection", f"Request to BMC failed: {exc}"
         else:
             _fill_from_response(exchange, response)
+            if response.status_code == 401 and self.on_unauthorized is not None:
+                self.on_unauthorized()
         exchange.latency_ms = round((time.monotonic() - started) * 1000, 3)
         return exchange
 

@@ -127,3 +127,95 @@ def test_as_env_round_trips_through_from_env():
 def test_queue_timeout_minutes_is_a_setting():
     env_names = {name for name, _, _ in Settings().described()}
     assert "PCS_QUEUE_TIMEOUT_MINUTES" in env_names
+
+
+# -- upstream names, booleans, sources --------------------------------------------------------
+@pytest.mark.parametrize("upstream, field, raw, expected", [
+    ("CRED_CACHE_DURATION", "cred_cache_duration_s", "30", 30),
+    ("VAULT_KEYPATH", "vault_keypath", "hms-creds", "hms-creds"),
+    ("VAULT_ADDR", "vault_addr", "http://vault:8200", "http://vault:8200"),
+    ("CRAY_VAULT_AUTH_PATH", "vault_auth_path", "auth/token/create", "auth/token/create"),
+    ("SMS_SERVER", "sms_server", "http://smd:27779", "http://smd:27779"),
+    ("VAULT_ENABLED", "vault_enabled", "false", False),
+])
+def test_upstream_names_are_read(upstream, field, raw, expected):
+    assert getattr(Settings.from_env({upstream: raw}), field) == expected
+
+
+def test_the_pcs_name_wins_over_upstreams():
+    s = Settings.from_env({"CRED_CACHE_DURATION": "30", "PCS_CRED_CACHE_DURATION": "5",
+                           "VAULT_ENABLED": "false", "PCS_VAULT_ENABLED": "true"})
+    assert s.cred_cache_duration_s == 5 and s.vault_enabled is True
+
+
+def test_an_empty_pcs_name_leaves_upstreams_value():
+    assert Settings.from_env({"PCS_VAULT_KEYPATH": "", "VAULT_KEYPATH": "hms-creds"}
+                             ).vault_keypath == "hms-creds"
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("true", True), ("TRUE", True), ("1", True), ("yes", True), ("True", True),
+    ("false", False), ("0", False), ("no", False), ("No", False),
+])
+def test_booleans_parse_true_false_one_zero_yes_no(raw, expected):
+    assert Settings.from_env({"VAULT_SKIP_VERIFY": raw}).vault_skip_verify is expected
+
+
+@pytest.mark.parametrize("variable", ["VAULT_ENABLED", "PCS_FAKE_VAULT_ENABLED"])
+def test_a_bad_boolean_raises_value_error_naming_the_variable(variable):
+    with pytest.raises(ValueError, match=f"{variable}='maybe' is not a boolean"):
+        Settings.from_env({variable: "maybe"})
+
+
+def test_a_bad_number_under_upstreams_name_names_that_variable():
+    with pytest.raises(ValueError, match="CRED_CACHE_DURATION='ten'"):
+        Settings.from_env({"CRED_CACHE_DURATION": "ten"})
+
+
+@pytest.mark.parametrize("field, expected", [
+    ("vault_keypath", "secret/hms-creds"),
+    ("cred_cache_duration_s", 600),
+    ("vault_auth_path", "auth/kubernetes/login"),
+    ("vault_jwt_file", "/var/run/secrets/kubernetes.io/serviceaccount/token"),
+    ("vault_role_file", "/var/run/secrets/kubernetes.io/serviceaccount/namespace"),
+    ("vault_skip_verify", False),
+    ("fake_vault_enabled", False),
+    ("sms_server", None),
+])
+def test_source_defaults_are_upstreams(field, expected):
+    assert getattr(Settings.from_env({}), field) == expected
+
+
+@pytest.mark.parametrize("env, inventory, credentials", [
+    ({}, "local", "local"),
+    ({"SMS_SERVER": "http://smd"}, "smd", "vault"),          # upstream's default with SMD
+    ({"PCS_SMS_SERVER": "http://smd"}, "smd", "vault"),
+    ({"SMS_SERVER": "http://smd", "VAULT_ENABLED": "false"}, "smd", "local"),
+    ({"VAULT_ENABLED": "true"}, "local", "vault"),
+    ({"FAKE_VAULT_ENABLED": "true", "VAULT_ENABLED": "true"}, "local", "fake"),
+])
+def test_inventory_and_credential_sources(env, inventory, credentials):
+    s = Settings.from_env(env)
+    assert (s.inventory_source, s.credential_source) == (inventory, credentials)
+
+
+@pytest.mark.parametrize("variable", ["VAULT_TOKEN", "PCS_VAULT_TOKEN",
+                                      "PCS_FAKE_VAULT_REDFISH_PASSWORD"])
+def test_described_masks_vault_token_and_fake_password(variable):
+    rows = Settings.from_env({variable: "hvs.Very-Secret-1234"}).described()
+    assert not any("Very-Secret" in shown for _, shown, _ in rows)
+    assert "********" in {shown for _, shown, _ in rows}
+
+
+def test_described_names_the_upstream_variable_in_the_help():
+    meaning = {name: help_text for name, _, help_text in Settings().described()}
+    assert "(also CRED_CACHE_DURATION)" in meaning["PCS_CRED_CACHE_DURATION"]
+    assert "(also VAULT_TOKEN)" in meaning["PCS_VAULT_TOKEN"]
+
+
+def test_as_env_round_trips_booleans_and_upstream_values():
+    s = Settings.from_env({"VAULT_ENABLED": "yes", "VAULT_SKIP_VERIFY": "1",
+                           "CRED_CACHE_DURATION": "42", "VAULT_TOKEN": "t"})
+    env = s.as_env()
+    assert env["PCS_VAULT_ENABLED"] == "True" and env["PCS_CRED_CACHE_DURATION"] == "42"
+    assert Settings.from_env(env) == s

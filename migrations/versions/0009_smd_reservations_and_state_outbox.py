@@ -4,14 +4,14 @@ A task keeps the deputy key it acts under (its own reservation's, or the caller'
 reservation is its own, the reservation key that renews and releases it. The outbox holds on/off
 states SMD has not taken yet.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
