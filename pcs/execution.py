@@ -173,8 +173,7 @@ class Executor:
             return {}
         try:
             with self.db.transaction() as session:
-                wanted = task_reservations.wanted(session, task_ids, scheduler.utcnow(),
-                                                  self.settings.minute_s)
+                wanted = task_reservations.wanted(session, task_ids)
             if not wanted:
                 return {}
             results = self.reservations.acquire(wanted)

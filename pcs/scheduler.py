@@ -412,7 +412,11 @@ def reap(session: Session, settings: Settings) -> list[tuple[int, str]]:
     now = utcnow()
     stale = now - timedelta(seconds=settings.redispatch_after_s)
     again = [tuple(r) for r in session.execute(text("""
-        UPDATE transition_tasks t SET state = 'dispatched', dispatched_at = :now
+        UPDATE transition_tasks t SET state = 'dispatched', dispatched_at = :now,
+            -- a task taken back from a dead worker renews its SMD reservation, or takes a new
+            -- one, before it acts again (its worker stopped renewing it)
+            reservation_expires_at = CASE WHEN t.state = 'running' THEN NULL
+                                          ELSE t.reservation_expires_at END
         FROM (SELECT id FROM transition_tasks
               WHERE (state = 'dispatched' AND dispatched_at < :stale)
                  OR (state = 'running' AND lease_until < :now)

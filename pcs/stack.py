@@ -19,6 +19,7 @@ from pcs.embedded import EmbeddedServer, start_postgres, start_valkey
 from pcs.inventory.credentials import load_secret
 
 STOP_TIMEOUT_S = 20.0
+SIMULATED_USER, SIMULATED_PASSWORD = "root", "initial0"   # the simulator's defaults
 READY_TIMEOUT_S = 60.0
 
 
@@ -32,9 +33,10 @@ class Child:
 
 class Stack:
     def __init__(self, settings: Settings, simulate: int = 0, sim_port_base: int = 29000,
-                 sim_power_delay_s: float = 1.0, say=print):
+                 sim_power_delay_s: float = 1.0, say=print, smd: bool = False):
         self.settings = settings
         self.simulate = simulate
+        self.smd = smd and simulate > 0
         self.sim_port_base = sim_port_base
         self.sim_power_delay_s = sim_power_delay_s
         self.say = say
@@ -52,10 +54,15 @@ class Stack:
             load_secret(self.settings, create=True)
             self.say("applying database migrations")
             migrate.upgrade(self.settings.database_url)
+            if self.smd:
+                # SMD first: the API and workers read the inventory from its face.
+                self._use_simulated_smd()
+                self._spawn(self._simulator_child())
+                self._wait_for_simulator()
             for child in self._children():
                 self._spawn(child)
             self._wait_for_api()
-            if self.simulate:
+            if self.simulate and not self.smd:
                 self._spawn(self._simulator_child())
                 self._wait_for_simulator()
         except BaseException:
@@ -105,15 +112,36 @@ class Stack:
                   f"http://127.0.0.1:{s.flower_port}"),
         ]
 
+    @property
+    def _smd_port(self) -> int:
+        return self.sim_port_base - 2   # below the simulator's admin port
+
+    def _use_simulated_smd(self) -> None:
+        """smd mode against the simulator's SMD face: BMCs over plain HTTP, and the simulated
+        BMCs' login from upstream's fake store unless Vault is configured."""
+        changes = {"sms_server": f"http://127.0.0.1:{self._smd_port}", "bmc_scheme": "http"}
+        if self.settings.vault_enabled is not True:
+            changes.update(fake_vault_enabled=True, fake_vault_user=SIMULATED_USER,
+                           fake_vault_password=SIMULATED_PASSWORD)
+        self.settings = dataclasses.replace(self.settings, **changes)
+        self.say(f"inventory: SMD (the simulator's face) at {self.settings.sms_server}; "
+                 f"credentials: {self.settings.credential_source}")
+
     def _simulator_child(self) -> Child:
         bmcs = (self.simulate + 1) // 2
         base = self.sim_port_base
         argv = [sys.executable, "-m", "pcs.simulator", "--bmcs", str(bmcs), "--nodes-per-bmc",
                 "2", "--port-base", str(base), "--power-delay", str(self.sim_power_delay_s),
-                "--register", f"http://127.0.0.1:{self.settings.api_port}"]
+                "--username", SIMULATED_USER, "--password", SIMULATED_PASSWORD]
+        if self.smd:
+            argv += ["--smd-port", str(self._smd_port)]
+            listens = f", SMD on 127.0.0.1:{self._smd_port}"
+        else:
+            argv += ["--register", f"http://127.0.0.1:{self.settings.api_port}"]
+            listens = ""
         return Child("simulator", argv,
                      f"{bmcs} BMCs on 127.0.0.1:{base}-{base + bmcs - 1}, "
-                     f"admin on 127.0.0.1:{base - 1}")
+                     f"admin on 127.0.0.1:{base - 1}{listens}")
 
     def _spawn(self, child: Child) -> None:
         log = open(self.settings.state_path / "logs" / f"{child.name}.log", "ab")
@@ -139,7 +167,8 @@ class Stack:
         raise RuntimeError(f"the API did not answer at {url} within {READY_TIMEOUT_S:g} s")
 
     def _wait_for_simulator(self) -> None:
-        # The simulator registers its BMCs with the API, then prints its ready line.
+        # The simulator listens (and registers its BMCs with the API, when asked), then prints
+        # its ready line.
         path = self.settings.state_path / "logs" / "simulator.log"
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:

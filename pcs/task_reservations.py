@@ -23,17 +23,16 @@ log = logging.getLogger(__name__)
 WAITING_STATES = ("ready", "dispatched", "deferred")
 
 
-def wanted(session: Session, task_ids: list[int], now: datetime,
-           minute_s: float) -> list[Wanted]:
-    """Dispatched tasks of a batch that hold no reservation, or one about to lapse."""
+def wanted(session: Session, task_ids: list[int]) -> list[Wanted]:
+    """Dispatched tasks of a batch that hold no reservation yet, or were taken back from a dead
+    worker (the reaper clears their expiry). A live task whose reservation lapsed is not given
+    a new one: the check before its next tier reports `Reservation expired`, as upstream."""
     rows = session.execute(text("""
         SELECT id, xname, deputy_key, reservation_key FROM transition_tasks
         WHERE id = ANY(:ids) AND state = :dispatched
-          AND (reservation_deputy_key IS NULL OR reservation_expires_at IS NULL
-               OR reservation_expires_at < :soon)
+          AND (reservation_deputy_key IS NULL OR reservation_expires_at IS NULL)
         ORDER BY xname
-    """), {"ids": task_ids, "dispatched": DISPATCHED,
-           "soon": now + timedelta(seconds=RENEW_WITHIN_MINUTES * minute_s)})
+    """), {"ids": task_ids, "dispatched": DISPATCHED})
     return [Wanted(r.id, r.xname, r.deputy_key, r.reservation_key) for r in rows]
 
 

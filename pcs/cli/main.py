@@ -27,7 +27,10 @@ def _settings() -> Settings:
 @cli.command()
 def up(simulate: int = typer.Option(0, help="also simulate N nodes, two per node BMC"),
        sim_port_base: int = typer.Option(29000, help="first port of the simulated BMCs"),
-       sim_power_delay: float = typer.Option(1.0, help="seconds a simulated power change takes")):
+       sim_power_delay: float = typer.Option(1.0, help="seconds a simulated power change takes"),
+       smd: bool = typer.Option(False, "--smd", help="with --simulate: run in smd mode against "
+                                "the simulator's SMD face (credentials from the fake store, "
+                                "or Vault when VAULT_ENABLED=true)")):
     """Start PostgreSQL and Valkey (embedded unless PCS_DATABASE_URL / PCS_BROKER_URL are set),
     apply migrations, and run api, worker, beat and Flower until Ctrl-C or SIGTERM."""
     from pcs.embedded import EmbeddedServerError
@@ -35,9 +38,14 @@ def up(simulate: int = typer.Option(0, help="also simulate N nodes, two per node
     from pcs.stack import Stack
 
     settings = _settings()
+    if smd and not simulate:
+        console.print("[red]error:[/red] --smd runs against the simulator's SMD face: give "
+                      "--simulate N too (for a real SMD, set SMS_SERVER instead)")
+        raise typer.Exit(2)
     configure_logging(settings.log_level)
     stack = Stack(settings, simulate=simulate, sim_port_base=sim_port_base,
-                  sim_power_delay_s=sim_power_delay, say=lambda m: console.print(m, highlight=False))
+                  sim_power_delay_s=sim_power_delay, smd=smd,
+                  say=lambda m: console.print(m, highlight=False))
     try:
         stack.start()
     except (EmbeddedServerError, RuntimeError) as exc:
@@ -50,8 +58,13 @@ def up(simulate: int = typer.Option(0, help="also simulate N nodes, two per node
 @cli.command("config")
 def show_config():
     """Print the effective settings (secrets masked) and the variable that sets each."""
+    settings = _settings()
+    console.print(f"inventory: {settings.inventory_source}"
+                  + (f" ({settings.sms_server})" if settings.sms_server else
+                     " (the registration API)")
+                  + f"; credentials: {settings.credential_source}", highlight=False)
     table = Table("variable", "value", "meaning", box=None, pad_edge=False)
-    for name, value, meaning in _settings().described():
+    for name, value, meaning in settings.described():
         table.add_row(name, value, meaning)
     Console(width=max(console.width, 140)).print(table)
 
