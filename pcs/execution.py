@@ -145,10 +145,13 @@ class Executor:
         (SLOW_BMC_MS), the remaining tasks go back to the broker one per message, so that idle
         worker threads take them instead of waiting behind this one. (Not by the batch's wall
         time: on a busy host that measures the CPU queue, not the BMCs.)"""
+        refusals = self._reserve(task_ids)
+        if refusals is None:
+            return   # still dispatched: the reaper sends them again
         ended: set = set()
         for index, task_id in enumerate(task_ids):
             try:
-                step = self._run_step_reconnecting(task_id)
+                step = self._run_step_reconnecting(task_id, refusals.get(task_id))
             except Exception as exc:
                 log.warning("step of task %s not run, the reaper will send it again: %s",
                             task_id, exc)
