@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import signal
 import time
 import uuid
 
 import pytest
 import requests
-from harness import Simulator, Worker, migrated_database, wait_for, wait_transition
+from harness import (Simulator, Worker, migrated_database, wait_completed_reaping, wait_for,
+                     wait_transition)
 
 pytestmark = pytest.mark.integration
 
@@ -27,6 +29,13 @@ class SmdStack:
     sim: Simulator
     client: object
     db: object
+    worker: Worker
+    log_dir: object
+
+    def restart_worker(self, name: str) -> Worker:
+        self.worker = Worker(self.settings.as_env(), self.log_dir / f"worker-{name}.log",
+                             name=name)
+        return self.worker
 
     def smd(self, method: str, path: str, body: dict | None = None) -> requests.Response:
         return requests.request(method, f"{self.sim.smd}{path}", json=body, timeout=10)
@@ -72,11 +81,13 @@ def stack(server_urls, settings, scratch_dir):
             fake_vault_enabled=True, fake_vault_user="root", fake_vault_password=PASSWORD)
         app = create_app(private)
         db = Database(url, pool_size=2)
-        worker = Worker(private.as_env(), scratch_dir / "worker-smd.log", name="smd")
+        here = SmdStack(private, sim, app.test_client(), db,
+                        Worker(private.as_env(), scratch_dir / "worker-smd.log", name="smd"),
+                        scratch_dir)
         try:
-            yield SmdStack(private, sim, app.test_client(), db)
+            yield here
         finally:
-            worker.stop()
+            here.worker.stop()
             db.dispose()
             app.extensions["pcs"].db.dispose()
             sim.stop()
@@ -294,3 +305,27 @@ def test_no_password_reaches_smd_the_api_or_the_worker_log(smd, scratch_dir):
             smd.smd("GET", "/admin/smd/pushes").text, smd.smd("GET", "/admin/smd/locks").text,
             (scratch_dir / "worker-smd.log").read_text()]
     assert not [text for text in seen if PASSWORD in text]
+
+
+def test_a_dead_workers_reservation_lapses_and_its_task_resumes_under_a_new_one(smd):
+    node = "x1000c0s3b0n1"
+    smd.run("force-off", [node])
+    smd.sim.set_fault("x1000c0s3b0", fault="hang", requests="actions")
+    try:
+        created = smd.transition("on", [node])
+        first = wait_for(lambda: {r["ID"]: r["ReservationKey"] for r in
+                                  smd.held()["Reservations"]}.get(node),
+                         timeout=20, what="the task's reservation")
+        smd.worker.process.send_signal(signal.SIGKILL)   # mid-step, holding the reservation
+        smd.worker.stop()
+        # Nobody renews it now: SMD lets it lapse within its one-minute duration.
+        wait_for(lambda: node not in {r["ID"] for r in smd.held()["Reservations"]},
+                 timeout=3 * MINUTE_S, what="the dead worker's reservation to lapse")
+    finally:
+        smd.sim.clear_fault("x1000c0s3b0")
+    smd.restart_worker("smd-after-kill")
+    # Taken back by the reaper, the task renews its lapsed reservation, which SMD no longer
+    # knows, so it takes a new one: acting without one is impossible in smd mode.
+    body = wait_completed_reaping(smd.client, smd.settings, created["transitionID"])
+    assert body["tasks"][0]["taskStatus"] == "succeeded", body["tasks"]
+    assert first not in {r["ReservationKey"] for r in smd.held()["Reservations"]}
