@@ -34,6 +34,7 @@ from pcs.models import BmcExchange
 from pcs.redfish.client import BmcAddress, Exchange, RedfishClient, in_motion
 from pcs.redfish.tasks import TaskProgress, read_task_monitor
 from pcs.sources import state_push
+from pcs.sources.inventory import OUTLET_TYPE
 from pcs.sources.reservations import Held, NoReservations, Refused, ReservationSource
 from pcs.sources.state_push import NoStatePush, StatePush
 from pcs.sources.credentials import CredentialSource, StoredLogin
@@ -542,6 +543,8 @@ class Executor:
             return False
         if action in OFF_ACTIONS and ctx.component_type != "Node":
             child = sequencing.failed_descendant(session, ctx.claim.transition_id, ctx.xname)
+            if child is None and ctx.component_type == OUTLET_TYPE:
+                child = sequencing.failed_fed_node(session, ctx.claim.transition_id, ctx.xname)
             if child:
                 self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
                           outcomes.timeout_on_dependency(action.value, child))

@@ -63,6 +63,9 @@ class Component(Base):
     # Derived from allowable_values when discovered (domain.operations.supported_operations).
     supported_transitions: Mapped[list] = mapped_column(JSONB, default=list,
                                                         server_default=text("'[]'::jsonb"))
+    # The outlets that feed it (SMD's power maps; empty in local mode).
+    powered_by: Mapped[list] = mapped_column(JSONB, default=list,
+                                             server_default=text("'[]'::jsonb"))
     power_state: Mapped[str] = mapped_column(String(16), default="undefined")
     management_state: Mapped[str] = mapped_column(String(16), default="unavailable")
     status_error: Mapped[str] = mapped_column(Text, default="")

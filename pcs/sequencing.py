@@ -34,6 +34,28 @@ def failed_descendant(session: Session, transition_id: uuid.UUID, xname: str) ->
     return next((name for name in rows if is_descendant(name, xname)), None)
 
 
+def failed_fed_node(session: Session, transition_id: uuid.UUID, outlet: str) -> str | None:
+    """A node of the transition that failed to go off and that this outlet must keep powered
+    (INTEGRATION.md §1, power maps): no outlet feeding it outside the transition is on, and of
+    its feeds inside the transition this is the first, so that one outlet, not all, stays on."""
+    return session.scalar(text("""
+        SELECT n.xname FROM transition_tasks n
+        JOIN components nc ON nc.id = n.component_id
+        WHERE n.transition_id = :t AND n.state = 'failed' AND nc.powered_by ? :outlet
+          AND NOT EXISTS (
+              SELECT 1 FROM jsonb_array_elements_text(nc.powered_by) AS f(xname)
+              JOIN components fc ON fc.xname = f.xname
+              WHERE fc.power_state = 'on'
+                AND NOT EXISTS (SELECT 1 FROM transition_tasks o
+                                WHERE o.transition_id = :t AND o.xname = f.xname))
+          AND :outlet = (
+              SELECT min(f.xname) FROM jsonb_array_elements_text(nc.powered_by) AS f(xname)
+              WHERE EXISTS (SELECT 1 FROM transition_tasks o
+                            WHERE o.transition_id = :t AND o.xname = f.xname))
+        ORDER BY n.xname LIMIT 1
+    """), {"t": transition_id, "outlet": outlet})
+
+
 def ancestor_in_transition(session: Session, transition_id: uuid.UUID, xname: str) -> bool:
     """Whether the transition also acts on a component above `xname` (a slot or chassis whose
     power-on this component's controller must wait for)."""

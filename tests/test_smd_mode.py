@@ -72,8 +72,8 @@ class SmdStack:
 def stack(server_urls, settings, scratch_dir):
     from pcs.api import create_app
     from pcs.db import Database
-    sim = Simulator(bmcs=4, nodes_per_bmc=2, power_delay_s=0.3, chassis_bmcs=True, smd=True,
-                    smd_minute_s=MINUTE_S, password=PASSWORD)
+    sim = Simulator(bmcs=4, nodes_per_bmc=2, power_delay_s=0.3, chassis_bmcs=True, pdus=1,
+                    outlets_per_pdu=2, smd=True, smd_minute_s=MINUTE_S, password=PASSWORD)
     with migrated_database(server_urls[0], "pcs_smd") as url:
         private = dataclasses.replace(
             settings, database_url=url, queue_name=f"pcs-smd-{uuid.uuid4().hex[:6]}",
@@ -293,7 +293,8 @@ def test_a_chassis_its_slot_and_nodes_power_in_tiers_from_smd_data(smd):
     names = ["x1000c0", "x1000c0s2", "x1000c0s2b0n0", "x1000c0s2b0n1"]
     off = smd.run("force-off", names)
     assert {t["taskStatus"] for t in off.values()} == {"succeeded"}, off
-    on = smd.run("on", names)
+    # The chassis going off took every slot with it: the others come back too.
+    on = smd.run("on", names + ["x1000c0s0", "x1000c0s1", "x1000c0s3"])
     assert {t["taskStatus"] for t in on.values()} == {"succeeded"}, on
     assert {smd.smd_state(n) for n in names} == {"On"}
 
@@ -329,3 +330,18 @@ def test_a_dead_workers_reservation_lapses_and_its_task_resumes_under_a_new_one(
     body = wait_completed_reaping(smd.client, smd.settings, created["transitionID"])
     assert body["tasks"][0]["taskStatus"] == "succeeded", body["tasks"]
     assert first not in {r["ReservationKey"] for r in smd.held()["Reservations"]}
+
+
+def test_an_outlet_feeding_a_node_that_failed_to_go_off_stays_on(smd):
+    node = "x1000c0s1b0n0"
+    outlet = smd.smd("GET", f"/hsm/v2/sysinfo/powermaps/{node}").json()["poweredBy"][0]
+    assert {t["taskStatus"] for t in smd.run("on", [node, outlet]).values()} == {"succeeded"}
+    smd.sim.set_fault("x1000c0s1b0", fault="ignore", count=5)   # the shutdown never happens
+    try:
+        tasks = smd.run("soft-off", [node, outlet], taskDeadlineMinutes=1)
+    finally:
+        smd.sim.clear_fault("x1000c0s1b0")
+    assert tasks[node]["taskStatus"] == "failed", tasks
+    assert tasks[outlet]["taskStatus"] == "failed", tasks
+    assert tasks[outlet]["error"] == (
+        f"Timeout waiting for transition, gracefulshutdown, on dependency, {node}.")

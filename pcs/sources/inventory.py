@@ -15,13 +15,15 @@ from sqlalchemy.orm import Session
 
 from pcs.config import Settings
 from pcs.db import Database
-from pcs.domain import outcomes
+from pcs.domain import outcomes, xnames
 from pcs.domain.operations import supported_operations
 from pcs.models import FINAL_STATES
 from pcs.sources.endpoints import EndpointComponent, endpoint_component, known_ids
-from pcs.sources.smd import SmdClient, SmdUnavailable, smd_client
+from pcs.sources.smd import SmdClient, SmdUnavailable, field, smd_client
 
 log = logging.getLogger(__name__)
+
+OUTLET_TYPE = "CabinetPDUPowerConnector"
 
 
 class InventorySource(Protocol):
@@ -67,19 +69,26 @@ class SmdInventory:
         try:
             known = known_ids(self.client.components(names))
             endpoints = self.client.component_endpoints(known) if known else []
+            # Only outlets need to know what they feed (the dependency rule of sequencing).
+            maps = self.client.power_maps() if any(
+                xnames.parse(n).type == OUTLET_TYPE for n in names) else None
         except SmdUnavailable as exc:
             log.warning("reading %d components from SMD failed: %s", len(names), exc)
             return dict.fromkeys(names, outcomes.ERROR_RETRIEVING_HSM_DATA)
         with db.transaction() as session:
             store_components(session, _components(endpoints), self.bmc_scheme, self.verify_tls)
+            if maps is not None:
+                store_power_maps(session, maps)
         return {name: outcomes.XNAME_NOT_FOUND_IN_HSM for name in names if name not in known}
 
     def refresh(self, db: Database) -> None:
         """Raises SmdUnavailable; the stored inventory is then left as it was."""
         known = known_ids(self.client.components(None))
         components = _components(self.client.component_endpoints(known) if known else [])
+        maps = self.client.power_maps()
         with db.transaction() as session:
             store_components(session, components, self.bmc_scheme, self.verify_tls)
+            store_power_maps(session, maps)
             removed = remove_components_except(session, [c.xname for c in components])
         if removed:
             log.info("SMD no longer lists %d components: removed", removed)
@@ -153,6 +162,23 @@ def store_components(session: Session, components: list[EndpointComponent], sche
            "supported": [_json_list([op.value for op in
                                      supported_operations(c.allowable_values)])
                          for c in components]})
+
+
+def store_power_maps(session: Session, maps: list[dict]) -> None:
+    """Record what feeds each component, in one statement (components SMD maps to nothing
+    keep an empty list)."""
+    fed = {}
+    for entry in maps:
+        parsed = xnames.parse(str(field(entry, "id") or ""))
+        feeds = [xnames.parse(str(f)) for f in field(entry, "poweredBy") or []]
+        if parsed is not None:
+            fed[parsed.name] = sorted(f.name for f in feeds if f is not None)
+    names = sorted(fed)
+    session.execute(text("""
+        UPDATE components c SET powered_by = u.feeds::jsonb
+        FROM unnest(CAST(:names AS text[]), CAST(:feeds AS text[])) AS u(xname, feeds)
+        WHERE c.xname = u.xname AND c.powered_by IS DISTINCT FROM u.feeds::jsonb
+    """), {"names": names, "feeds": [_json_list(fed[n]) for n in names]})
 
 
 def remove_components_except(session: Session, keep: list[str]) -> int:
