@@ -546,8 +546,8 @@ class Executor:
             if child is None and ctx.component_type == OUTLET_TYPE:
                 child = sequencing.failed_fed_node(session, ctx.claim.transition_id, ctx.xname)
             if child:
-                self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
-                          outcomes.timeout_on_dependency(action.value, child))
+                self._end(session, ctx, "failed", *outcomes.dependency_failure(
+                    action.value, child.xname, child.description, child.error))
                 return False
         if ctx.reservation_deputy_key:
             # Before each power tier, the key the task acts under must still hold (a failed

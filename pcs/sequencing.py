@@ -5,6 +5,7 @@ Queries only; the rules are in pcs.domain.tiers.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -24,22 +25,31 @@ def earlier_tier_pending(session: Session, transition_id: uuid.UUID, task_id: in
     """), {"t": transition_id, "id": task_id, "tier": tier}))
 
 
-def failed_descendant(session: Session, transition_id: uuid.UUID, xname: str) -> str | None:
+@dataclass(frozen=True)
+class FailedChild:
+    xname: str
+    description: str
+    error: str
+
+
+def failed_descendant(session: Session, transition_id: uuid.UUID,
+                      xname: str) -> FailedChild | None:
     """A failed task of the transition on a component below `xname`, if any."""
-    rows = session.scalars(text("""
-        SELECT xname FROM transition_tasks
+    rows = session.execute(text("""
+        SELECT xname, description, error FROM transition_tasks
         WHERE transition_id = :t AND state = 'failed' AND xname LIKE :prefix
         ORDER BY xname
     """), {"t": transition_id, "prefix": xname + "%"}).all()
-    return next((name for name in rows if is_descendant(name, xname)), None)
+    return next((FailedChild(*row) for row in rows if is_descendant(row.xname, xname)), None)
 
 
-def failed_fed_node(session: Session, transition_id: uuid.UUID, outlet: str) -> str | None:
+def failed_fed_node(session: Session, transition_id: uuid.UUID,
+                    outlet: str) -> FailedChild | None:
     """A node of the transition that failed to go off and that this outlet must keep powered
     (INTEGRATION.md §1, power maps): no outlet feeding it outside the transition is on, and of
     its feeds inside the transition this is the first, so that one outlet, not all, stays on."""
-    return session.scalar(text("""
-        SELECT n.xname FROM transition_tasks n
+    row = session.execute(text("""
+        SELECT n.xname, n.description, n.error FROM transition_tasks n
         JOIN components nc ON nc.id = n.component_id
         WHERE n.transition_id = :t AND n.state = 'failed' AND nc.powered_by ? :outlet
           AND NOT EXISTS (
@@ -53,7 +63,8 @@ def failed_fed_node(session: Session, transition_id: uuid.UUID, outlet: str) -> 
               WHERE EXISTS (SELECT 1 FROM transition_tasks o
                             WHERE o.transition_id = :t AND o.xname = f.xname))
         ORDER BY n.xname LIMIT 1
-    """), {"t": transition_id, "outlet": outlet})
+    """), {"t": transition_id, "outlet": outlet}).first()
+    return FailedChild(*row) if row else None
 
 
 def ancestor_in_transition(session: Session, transition_id: uuid.UUID, xname: str) -> bool:

@@ -110,10 +110,10 @@ def test_parent_whose_child_failed_to_shut_down_fails_naming_the_child(cabinet):
         sim.clear_fault("x1000c0s1b0")
     tasks = {t["xname"]: t for t in body["tasks"]}
     assert tasks["x1000c0s1b0n0"]["taskStatus"] == "failed"
-    assert tasks["x1000c0s1"] == {
-        "xname": "x1000c0s1", "taskStatus": "failed",
-        "taskStatusDescription": "Failed to achieve transition",
-        "error": "Timeout waiting for transition, forceoff, on dependency, x1000c0s1b0n0."}
+    # The node's BMC refused the action: upstream's text for that dependency, in both fields.
+    expected = "Failed to apply transition, forceoff, to dependency, x1000c0s1b0n0."
+    assert tasks["x1000c0s1"] == {"xname": "x1000c0s1", "taskStatus": "failed",
+                                  "taskStatusDescription": expected, "error": expected}
 
 
 def test_controller_restart_is_confirmed_when_the_bmc_answers_again(cabinet):

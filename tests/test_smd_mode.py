@@ -345,3 +345,15 @@ def test_an_outlet_feeding_a_node_that_failed_to_go_off_stays_on(smd):
     assert tasks[outlet]["taskStatus"] == "failed", tasks
     assert tasks[outlet]["error"] == (
         f"Timeout waiting for transition, gracefulshutdown, on dependency, {node}.")
+
+
+def test_a_slot_whose_node_smd_would_not_reserve_fails_naming_it(smd):
+    names = ["x1000c0s2", "x1000c0s2b0n0", "x1000c0s2b0n1"]
+    assert {t["taskStatus"] for t in smd.run("on", names).values()} == {"succeeded"}
+    smd.smd("POST", "/hsm/v2/locks/lock", {"ComponentIDs": ["x1000c0s2b0n0"]})
+    tasks = smd.run("force-off", names)
+    assert tasks["x1000c0s2b0n0"]["error"] == "Unable to reserve component"
+    expected = "Unable to reserve dependent component, x1000c0s2b0n0."
+    assert (tasks["x1000c0s2"]["taskStatus"], tasks["x1000c0s2"]["taskStatusDescription"],
+            tasks["x1000c0s2"]["error"]) == ("failed", expected, expected)
+    assert tasks["x1000c0s2b0n1"]["taskStatus"] == "succeeded"

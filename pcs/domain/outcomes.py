@@ -92,6 +92,23 @@ def timeout_on_dependency(action: str, child_xname: str) -> str:
     return f"Timeout waiting for transition, {action}, on dependency, {child_xname}."
 
 
+def dependency_failure(action: str, child: str, child_description: str,
+                       child_error: str) -> tuple[str, str]:
+    """(description, error) of a component whose child in the same transition failed before
+    the component's off-type action: upstream's dependent texts, by what the child met."""
+    if child_error == UNABLE_TO_RESERVE:
+        text = f"Unable to reserve dependent component, {child}."
+    elif child_error == INVALID_DEPUTY_KEY:
+        text = f"Invalid deputy key and unable to reserve dependent component, {child}."
+    elif child_error == RESERVATION_EXPIRED:
+        text = f"Reservation expired for dependency, {child}."
+    elif child_description.startswith("Failed to apply transition"):
+        text = f"Failed to apply transition, {action}, to dependency, {child}."
+    else:
+        return FAILED_TO_ACHIEVE, timeout_on_dependency(action, child)
+    return text, text   # upstream puts the dependent text in both
+
+
 def power_action_not_supported(xname: str) -> str:
     return f"Power action not supported for {xname}"
 

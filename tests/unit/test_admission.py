@@ -87,3 +87,29 @@ def test_locked_or_busy_with_fail_policy_is_unable_to_reserve():
     assert admit(Operation.ON, node, allowable, True, busy=True, queue_when_busy=False).error == (
         "Unable to reserve component")
     assert admit(Operation.ON, node, allowable, True, busy=True) is None
+
+
+@pytest.mark.parametrize("child_error, child_description, text", [
+    ("Unable to reserve component", "Failed to achieve transition",
+     "Unable to reserve dependent component, x1000c0s0b0n0."),
+    ("Invalid deputy key and unable to reserve component", "Failed to achieve transition",
+     "Invalid deputy key and unable to reserve dependent component, x1000c0s0b0n0."),
+    ("Reservation expired", "Failed to achieve transition",
+     "Reservation expired for dependency, x1000c0s0b0n0."),
+    ("BMC answered 500", "Failed to apply transition, gracefulshutdown",
+     "Failed to apply transition, forceoff, to dependency, x1000c0s0b0n0."),
+])
+def test_a_parent_names_the_dependency_its_child_failed_on(child_error, child_description,
+                                                          text):
+    from pcs.domain import outcomes
+    assert outcomes.dependency_failure("forceoff", "x1000c0s0b0n0", child_description,
+                                       child_error) == (text, text)
+
+
+def test_a_child_that_timed_out_fails_its_parent_as_a_timeout_on_dependency():
+    from pcs.domain import outcomes
+    assert outcomes.dependency_failure(
+        "gracefulshutdown", "x1000c0s0b0n0", "Failed to achieve transition",
+        "Timeout waiting for transition, gracefulshutdown.") == (
+        "Failed to achieve transition",
+        "Timeout waiting for transition, gracefulshutdown, on dependency, x1000c0s0b0n0.")
