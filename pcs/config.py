@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-SECRET_FIELDS = {"secret_key", "vault_token", "fake_vault_password"}
+SECRET_FIELDS = {"secret_key", "vault_token", "fake_vault_password", "oauth2_client_secret"}
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 TRUE_WORDS = ("true", "1", "yes")
 FALSE_WORDS = ("false", "0", "no")
@@ -105,6 +105,17 @@ class Settings:
         True, "PCS_HSMLOCK_ENABLED", "take SMD service reservations for the components a task "
         "acts on (smd mode only)", upstream="HSMLOCK_ENABLED")
     smd_timeout_s: float = _opt(40.0, "PCS_SMD_TIMEOUT_S", "seconds to wait for one SMD call")
+    oauth2_client_id: str | None = _opt(
+        None, "PCS_OAUTH2_CLIENT_ID", "OAuth2 client credentials for SMD calls: the client ID "
+        "(all four OAUTH2_* settings, or none)", upstream="OAUTH2_CLIENT_ID")
+    oauth2_client_secret: str | None = _opt(
+        None, "PCS_OAUTH2_CLIENT_SECRET", "the OAuth2 client secret",
+        upstream="OAUTH2_CLIENT_SECRET")
+    oauth2_token_url: str | None = _opt(
+        None, "PCS_OAUTH2_TOKEN_URL", "where the OAuth2 token is asked for",
+        upstream="OAUTH2_TOKEN_URL")
+    oauth2_scopes: str | None = _opt(
+        None, "PCS_OAUTH2_SCOPES", "OAuth2 scopes, comma-separated", upstream="OAUTH2_SCOPES")
     bmc_scheme: str = _opt(
         "https", "PCS_BMC_SCHEME", "scheme of BMC URLs built from SMD (http for emulators)")
     bmc_verify_tls: bool = _opt(

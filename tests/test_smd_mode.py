@@ -357,3 +357,34 @@ def test_a_slot_whose_node_smd_would_not_reserve_fails_naming_it(smd):
     assert (tasks["x1000c0s2"]["taskStatus"], tasks["x1000c0s2"]["taskStatusDescription"],
             tasks["x1000c0s2"]["error"]) == ("failed", expected, expected)
     assert tasks["x1000c0s2b0n1"]["taskStatus"] == "succeeded"
+
+
+def test_with_oauth2_every_smd_call_carries_a_bearer_from_the_token_url(smd):
+    from pcs.sources.inventory import inventory_source
+    from pcs.sources.smd import SmdUnavailable
+    smd.smd("PUT", "/admin/smd/oauth", {"clientId": "pcs", "clientSecret": "s3cret",
+                                        "expiresIn": 60})
+    try:
+        oauth = dict(oauth2_client_id="pcs", oauth2_token_url=f"{smd.sim.smd}/oauth/token",
+                     oauth2_scopes="smd-read,smd-write")
+        right = dataclasses.replace(smd.settings, oauth2_client_secret="s3cret", **oauth)
+        wrong = dataclasses.replace(smd.settings, oauth2_client_secret="wrong", **oauth)
+        plain = inventory_source(smd.settings)
+        with pytest.raises(SmdUnavailable):
+            plain.client.components(["x1000c0s0b0n0"])   # no token: SMD answers 401
+        with pytest.raises(SmdUnavailable, match="no OAuth2 token"):
+            inventory_source(wrong).client.components(["x1000c0s0b0n0"])
+        client = inventory_source(right).client
+        for _ in range(3):
+            assert client.components(["x1000c0s0b0n0"])[0]["ID"] == "x1000c0s0b0n0"
+        assert smd.smd("GET", "/admin/smd/oauth").json()["issued"] == 1   # kept, not re-asked
+    finally:
+        smd.smd("DELETE", "/admin/smd/oauth")
+
+
+def test_a_partial_oauth2_configuration_refuses_to_start(smd):
+    from pcs.api import create_app
+    from pcs.errors import ConfigurationError
+    partial = dataclasses.replace(smd.settings, oauth2_client_id="pcs")
+    with pytest.raises(ConfigurationError, match="OAUTH2_CLIENT_SECRET"):
+        create_app(partial)

@@ -25,6 +25,7 @@ def get_credentials_ready(sender=None, **_):
     # that the first steps do not all fail on a Vault that is still starting.
     try:
         runtime().credentials.start()
+        runtime().inventory   # a partial OAuth2 configuration for SMD refuses to start too
     except ConfigurationError as exc:
         # Celery logs and ignores a receiver's Exception; a worker without credentials must
         # not start taking tasks it can only fail.

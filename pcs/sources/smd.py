@@ -8,11 +8,14 @@ what SMD did; callers turn it into upstream's outcome strings (domain/outcomes.p
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dataclass_field
 
 import requests
+
+from pcs.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +39,48 @@ class SmdRefused(SmdUnavailable):
 
 
 @dataclass(frozen=True)
+class OAuthClient:
+    """OAuth2 client credentials (INTEGRATION.md §5): id and secret as HTTP Basic to the token
+    URL; the bearer it returns goes on every SMD call. repr() never shows the secret."""
+    client_id: str
+    client_secret: str = dataclass_field(repr=False)
+    token_url: str = ""
+    scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class SmdConfig:
     base_url: str              # SMS_SERVER, e.g. https://api-gw-service-nmn/apis/smd
     timeout_s: float = 40.0
     verify: bool | str = True  # False, True, or a CA bundle path
+    oauth: OAuthClient | None = None
+
+
+OAUTH_SETTINGS = ("oauth2_client_id", "oauth2_client_secret", "oauth2_token_url",
+                  "oauth2_scopes")
+
+
+def oauth_client(settings) -> OAuthClient | None:
+    """The OAuth2 client when all four OAUTH2_* settings are set, None when none is. Raises
+    ConfigurationError naming the missing ones for a partial set (upstream refuses to start)."""
+    given = {name: getattr(settings, name) for name in OAUTH_SETTINGS}
+    if not any(given.values()):
+        return None
+    missing = [f"OAUTH2_{name[len('oauth2_'):].upper()}" for name, v in given.items() if not v]
+    if missing:
+        raise ConfigurationError("OAuth2 for SMD needs all four OAUTH2_* settings; missing: "
+                                 + ", ".join(missing))
+    scopes = tuple(s.strip() for s in settings.oauth2_scopes.split(",") if s.strip())
+    return OAuthClient(settings.oauth2_client_id, settings.oauth2_client_secret,
+                       settings.oauth2_token_url, scopes)
 
 
 def smd_client(settings) -> "SmdClient":
-    """The process's client for SMS_SERVER (settings: pcs.config.Settings)."""
+    """The process's client for SMS_SERVER (settings: pcs.config.Settings). Raises
+    ConfigurationError for a partial OAuth2 configuration."""
     return SmdClient(SmdConfig(settings.sms_server, timeout_s=settings.smd_timeout_s,
-                               verify=settings.ca_bundle or True))
+                               verify=settings.ca_bundle or True,
+                               oauth=oauth_client(settings)))
 
 
 class SmdClient:
@@ -56,6 +91,8 @@ class SmdClient:
         self._http = requests.Session()
         self._http.trust_env = False   # no proxies or CA bundles from the environment
         self._http.headers["Accept"] = "application/json"
+        self._token: tuple[str, float] | None = None   # (bearer, monotonic expiry)
+        self._token_lock = threading.Lock()
 
     def close(self) -> None:
         self._http.close()
@@ -119,7 +156,13 @@ class SmdClient:
                 time.sleep(RETRY_PAUSE_S * attempt)
             try:
                 response = self._http.request(method, self._url(path), timeout=timeout,
-                                              verify=self.config.verify, **kwargs)
+                                              verify=self.config.verify,
+                                              headers=self._bearer(), **kwargs)
+                if response.status_code == 401 and self.config.oauth is not None:
+                    self._token = None   # expired or revoked early: one more, with a new one
+                    response = self._http.request(method, self._url(path), timeout=timeout,
+                                                  verify=self.config.verify,
+                                                  headers=self._bearer(), **kwargs)
             except requests.RequestException as exc:
                 last = f"SMD at {self.config.base_url} could not be reached: {type(exc).__name__}"
                 continue
@@ -130,6 +173,38 @@ class SmdClient:
             last = f"SMD answered {response.status_code}: {_detail(response)}"
         log.warning("SMD %s %s failed: %s", method, path, last)
         raise SmdUnavailable(last)
+
+
+    def _bearer(self) -> dict[str, str]:
+        """The Authorization header of an SMD call: none without OAuth2, else a bearer token
+        kept until shortly before it expires. Raises SmdUnavailable when none can be had."""
+        oauth = self.config.oauth
+        if oauth is None:
+            return {}
+        with self._token_lock:
+            if self._token is None or time.monotonic() >= self._token[1]:
+                self._token = self._fetch_token(oauth)
+            return {"Authorization": f"Bearer {self._token[0]}"}
+
+    def _fetch_token(self, oauth: OAuthClient) -> tuple[str, float]:
+        form = {"grant_type": "client_credentials"}
+        if oauth.scopes:
+            form["scope"] = " ".join(oauth.scopes)
+        try:
+            response = self._http.post(oauth.token_url, data=form, timeout=self.config.timeout_s,
+                                       auth=(oauth.client_id, oauth.client_secret),
+                                       verify=self.config.verify)
+        except requests.RequestException as exc:
+            raise SmdUnavailable(f"no OAuth2 token from {oauth.token_url}: "
+                                 f"{type(exc).__name__}") from None
+        body = _decode(response) if response.ok else None
+        token = field(body, "access_token") if isinstance(body, dict) else None
+        if not token:
+            raise SmdUnavailable(f"no OAuth2 token from {oauth.token_url}: answered "
+                                 f"{response.status_code}")
+        lifetime = float(field(body, "expires_in") or 300)
+        # Renewed a little early, so that a call never carries a token expiring in flight.
+        return str(token), time.monotonic() + max(1.0, lifetime - min(30.0, lifetime / 4))
 
 
 def field(obj, name: str, default=None):

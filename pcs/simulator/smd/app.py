@@ -8,6 +8,7 @@ from aiohttp import web
 from .admin_routes import admin_routes
 from .errors import SmdError
 from .face import SmdFace
+from .oauth import bearer_refusal, oauth_routes
 from .problems import problem, problem_for
 from .routes import FACE, HSM, Handler, routes
 
@@ -22,6 +23,10 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
                 request.transport.close()
             return web.Response(status=503)   # never sent: the connection is closed
         return problem(fault["status"], "fault installed through /admin/smd/fault")
+    if request.path.startswith(f"{HSM}/"):
+        refusal = bearer_refusal(request)
+        if refusal is not None:
+            return refusal
     return await handler(request)
 
 
@@ -48,6 +53,7 @@ def create_app(face: SmdFace) -> web.Application:
     app[FACE] = face
     app.add_routes(routes)
     app.add_routes(admin_routes)
+    app.add_routes(oauth_routes)
     return app
 
 

@@ -35,6 +35,7 @@ class SmdFace:
         self.locks = LockBook(self.by_id, minute_s)
         self.powered_by = power_maps(fleet)
         self.fault: dict[str, Any] | None = None
+        self.oauth = None   # a TokenIssuer while OAuth2 is on (oauth.py)
 
     def lock_fields(self, component_id: str) -> dict[str, bool]:
         """The lock fields SMD adds to a component object."""
