@@ -18,6 +18,7 @@ from sqlalchemy import ARRAY, String, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from pcs import events
+from pcs.capping.queue import BUSY_PER_BMC_SQL
 from pcs.config import Settings
 from pcs.errors import NotFound, TransitionFinished
 from pcs.domain import outcomes, xnames
@@ -179,10 +180,7 @@ _DISPATCH = text(f"""
                           FROM transition_tasks WHERE {_RUNNABLE}
                           ORDER BY due, seq LIMIT :scan) q
                     LEFT JOIN components c ON c.id = q.component_id) r
-              LEFT JOIN (SELECT c.bmc_id, count(*) AS busy
-                         FROM transition_tasks a JOIN components c ON c.id = a.component_id
-                         WHERE a.state IN ('{DISPATCHED}', '{RUNNING}')
-                         GROUP BY c.bmc_id) b ON b.bmc_id = r.bmc_id
+              LEFT JOIN ({BUSY_PER_BMC_SQL}) b ON b.bmc_id = r.bmc_id
               WHERE r.bmc_id IS NULL OR r.nth + coalesce(b.busy, 0) <= :per_bmc
               ORDER BY r.due, r.seq LIMIT :budget)
           FOR UPDATE SKIP LOCKED) pick
