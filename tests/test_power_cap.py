@@ -218,3 +218,68 @@ def test_list_shows_both_types_with_counts(client, cap_sim):
     for task in tasks:
         assert set(task) == {"taskID", "type", "taskCreateTime", "automaticExpirationTime",
                              "taskStatus", "taskCounts"}
+
+
+# -- the request contract (INTEGRATION.md §6-7) -------------------------------------------------
+@pytest.mark.parametrize("prefix", ["", "/v1", "/apis/power-control/v1"])
+def test_routes_answer_at_every_prefix_and_refuse_other_methods(client, prefix):
+    assert client.put(f"{prefix}/power-cap", json={}).status_code == 405
+    assert client.delete(f"{prefix}/power-cap").status_code == 405
+    assert client.get(f"{prefix}/power-cap").status_code == 200
+    assert client.delete(f"{prefix}/power-cap/{'0' * 8}-0000-0000-0000-{'0' * 12}").status_code \
+        == 405
+
+
+@pytest.mark.parametrize("task_id, detail", [
+    ("99z9zz99-z999-99z9-99z9-99z99z9z99z9", "invalid UUID format"),
+    ("FAKE", "invalid UUID length: 4")])
+def test_task_ids_that_do_not_parse_get_upstreams_texts(client, task_id, detail):
+    response = client.get(f"/power-cap/{task_id}")
+    assert response.status_code == 400
+    assert response.get_json()["detail"] == detail
+
+
+def test_an_unknown_task_is_404(client):
+    assert client.get("/power-cap/00000000-0000-4000-8000-000000000000").status_code == 404
+
+
+@pytest.mark.parametrize("body, detail", [
+    ({"xnames": []}, "Xname list is empty. A list of xnames is required"),
+    ({}, "Xname list is empty. A list of xnames is required"),
+    ({"xnames": "x1000c0s0b0n0"}, "json: cannot unmarshal string into Go struct field "
+                                  "PowerCapSnapshotParameter.xnames of type []string"),
+    ([], "json: cannot unmarshal array into Go value of type model.PowerCapSnapshotParameter"),
+])
+def test_snapshot_requests_are_checked_as_upstream(client, body, detail):
+    response = client.post("/power-cap/snapshot", json=body)
+    assert response.status_code == 400
+    assert response.get_json()["detail"] == detail
+
+
+@pytest.mark.parametrize("controls, detail", [
+    ([{"name": "Node Power Limit", "value": "FAKE"}],
+     "json: cannot unmarshal string into Go struct field "
+     "PowerCapControlParameter.components.controls.value of type int"),
+    ([{"name": "Node Power Limit", "value": 1.5}],
+     "json: cannot unmarshal number 1.5 into Go struct field "
+     "PowerCapControlParameter.components.controls.value of type int"),
+    ([{"name": "", "value": 5}], "Invalid control parameters for xnames detected x1000c0s0b0n0 "),
+    ([{"name": "Node Power Limit", "value": -1}],
+     "Invalid control parameters for xnames detected x1000c0s0b0n0 "),
+])
+def test_patch_requests_are_checked_as_upstream(client, controls, detail):
+    response = client.patch("/power-cap", json={"components": [
+        {"xname": "x1000c0s0b0n0", "controls": controls}]})
+    assert response.status_code == 400
+    assert response.get_json()["detail"] == detail
+
+
+def test_malformed_json_gets_the_decoders_text(client):
+    response = client.post("/power-cap/snapshot", data="{", content_type="application/json")
+    assert response.get_json()["detail"] == "unexpected end of JSON input"
+
+
+def test_a_patch_without_components_completes_empty(client, worker):
+    body = finished(client, client.patch("/power-cap", json={"components": []}))
+    assert body["taskCounts"]["total"] == 0
+    assert "components" not in body
