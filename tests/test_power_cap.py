@@ -20,7 +20,7 @@ CONTROL = {"cray": ("Node Power Limit", 350, 925, {"hostLimitMax": 925, "hostLim
 
 def bmc(style: str) -> str:
     """The xname pcs knows the style's BMC by (its nodes are <bmc>n0 and <bmc>n1)."""
-    return f"x5000c0s{STYLES.index(style)}b0"
+    return f"x5100c0s{STYLES.index(style)}b0"
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +33,8 @@ def cap_sim(app, worker):
         response = client.post("/v1/inventory/bmcs", json=sim.bmc_body(i, xname=bmc(style)))
         assert response.status_code == 201, response.get_json()
     yield sim
+    for style in STYLES:
+        client.delete(f"/v1/inventory/bmcs/{bmc(style)}")
     sim.stop()
 
 

@@ -53,7 +53,9 @@ def _decode(value, go: GoType, struct: str | None, path: str, problems: list[str
     """The value as Go would hold it; type mismatches are appended to `problems`, and Go goes on
     with the zero value."""
     if value is None:
-        return [] if go.element else ({} if go.fields else ("" if go is GO_STRING else 0))
+        if go.fields:
+            return {name: _decode(None, field_type, None, "", []) for name, field_type in go.fields}
+        return [] if go.element else ("" if go is GO_STRING else 0)
     expected = ("object" if go.fields else "array" if go.element else
                 "string" if go is GO_STRING else "number")
     kind = _kind(value)
