@@ -18,7 +18,6 @@ from sqlalchemy import ARRAY, String, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from pcs import events
-from pcs.capping.queue import BUSY_PER_BMC_SQL
 from pcs.config import Settings
 from pcs.errors import NotFound, TransitionFinished
 from pcs.domain import outcomes, xnames
@@ -164,6 +163,17 @@ def promote(session: Session, component_ids: list[int]) -> int:
     """), {"ids": list(component_ids)})
     return result.rowcount
 
+
+# Steps in flight per BMC, power transitions and power caps together (PCS_BMC_MAX_INFLIGHT).
+BUSY_PER_BMC_SQL = f"""
+    SELECT c.bmc_id, count(*) AS busy
+    FROM (SELECT component_id FROM transition_tasks
+          WHERE state IN ('{DISPATCHED}', '{RUNNING}')
+          UNION ALL
+          SELECT component_id FROM power_cap_tasks
+          WHERE state IN ('{DISPATCHED}', '{RUNNING}')) a
+    JOIN components c ON c.id = a.component_id
+    GROUP BY c.bmc_id"""
 
 _DISPATCH_LOCK = 0x70637364   # one dispatcher pass at a time, so per-BMC counts hold
 _RUNNABLE = "(state = 'ready' OR (state = 'deferred' AND next_check_at <= :now))"

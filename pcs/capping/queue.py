@@ -12,21 +12,18 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from pcs.config import Settings
+from pcs.scheduler import BUSY_PER_BMC_SQL, utcnow
 from pcs.domain.capping import CapEntry, CapPlan, EntryStatus
 from pcs.models import DISPATCHED, FAILED, QUEUED, READY, RUNNING, SUCCEEDED, UNSUPPORTED, PowerCap
 
 NEW, IN_PROGRESS, COMPLETED = "new", "in-progress", "completed"
 _ACTIVE_SQL = "('ready','dispatched','running')"
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -112,17 +109,6 @@ def promote(session: Session, component_ids: list[int]) -> int:
                             AND a.state IN {_ACTIVE_SQL})
     """), {"ids": list(component_ids)}).rowcount
 
-
-# Steps in flight per BMC, power transitions and power caps together (PCS_BMC_MAX_INFLIGHT).
-BUSY_PER_BMC_SQL = f"""
-    SELECT c.bmc_id, count(*) AS busy
-    FROM (SELECT component_id FROM transition_tasks
-          WHERE state IN ('{DISPATCHED}', '{RUNNING}')
-          UNION ALL
-          SELECT component_id FROM power_cap_tasks
-          WHERE state IN ('{DISPATCHED}', '{RUNNING}')) a
-    JOIN components c ON c.id = a.component_id
-    GROUP BY c.bmc_id"""
 
 _DISPATCH = text(f"""
     UPDATE power_cap_tasks t SET state = '{DISPATCHED}', dispatched_at = :now

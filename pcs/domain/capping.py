@@ -7,6 +7,7 @@ from dataclasses import dataclass, field as dataclass_field
 from enum import StrEnum
 
 from pcs.domain import outcomes
+from pcs.domain.json_fields import field as member, path_of
 
 NODE_POWER_LIMIT = "Node Power Limit"
 APOLLO_MARK = "AccPowerService/PowerLimit"   # in a PowerURL: an HPE Apollo 6500
@@ -61,22 +62,6 @@ class CapInfo:
                    tuple(CapControl(c["name"], c["url"], c.get("min"), c.get("max"),
                                     c.get("index", 0)) for c in data.get("controls") or []),
                    data.get("target") or "", data.get("powerControlCount") or 0)
-
-
-def member(obj, name: str, default=None):
-    """obj[name] matched case-insensitively (SMD writes `OEM`, BMCs `Oem`)."""
-    if not isinstance(obj, dict):
-        return default
-    if name in obj:
-        return obj[name]
-    lowered = name.lower()
-    return next((v for k, v in obj.items() if k.lower() == lowered), default)
-
-
-def path_of(obj, *names):
-    for name in names:
-        obj = member(obj, name)
-    return obj
 
 
 def whole(value) -> int | None:

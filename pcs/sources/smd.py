@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import requests
 
+from pcs.domain.json_fields import field
+
 log = logging.getLogger(__name__)
 
 ENDPOINT_BATCH = 2000          # ids per ComponentEndpoints call (upstream's batch)
@@ -130,17 +132,6 @@ class SmdClient:
             last = f"SMD answered {response.status_code}: {_detail(response)}"
         log.warning("SMD %s %s failed: %s", method, path, last)
         raise SmdUnavailable(last)
-
-
-def field(obj, name: str, default=None):
-    """obj[name] matched case-insensitively, as Go's JSON decoder does (SMD sends `OEM`, BMCs
-    `Oem`)."""
-    if not isinstance(obj, dict):
-        return default
-    if name in obj:
-        return obj[name]
-    lowered = name.lower()
-    return next((v for k, v in obj.items() if k.lower() == lowered), default)
 
 
 def _decode(response: requests.Response):
