@@ -12,6 +12,7 @@ from pcs.errors import BrokerUnavailable
 log = logging.getLogger(__name__)
 
 RUN_STEPS = "pcs.run_steps"
+RUN_CAP_STEPS = "pcs.run_cap_steps"
 REAP = "pcs.reap"
 SWEEP = "pcs.sweep"
 
@@ -67,9 +68,11 @@ class Publisher:
             return 0
         return len(replies)
 
-    def publish(self, tasks: list[tuple[int, str]], batch: int | None = None) -> int:
-        """Send the (task id, xname) pairs as run_steps messages of up to `batch`
-        (PCS_STEP_BATCH) IDs each. Returns how many tasks were sent.
+    def publish(self, tasks: list[tuple[int, str]], batch: int | None = None,
+                task_name: str = RUN_STEPS) -> int:
+        """Send the (task id, xname) pairs as `task_name` messages (run_steps, or run_cap_steps
+        for power-cap tasks) of up to `batch` (PCS_STEP_BATCH) IDs each. Returns how many tasks
+        were sent.
 
         A broker failure is logged, not raised: the tasks stay dispatched in the database and the
         reaper sends them again.
@@ -81,7 +84,7 @@ class Publisher:
             with self.celery.producer_or_acquire() as producer:
                 for message in step_batches(tasks, batch or self.settings.step_batch):
                     ids, xnames = [t[0] for t in message], [t[1] for t in message]
-                    self.celery.send_task(RUN_STEPS, args=[ids], producer=producer,
+                    self.celery.send_task(task_name, args=[ids], producer=producer,
                                           queue=self.settings.queue_name,
                                           argsrepr=f"({ids}, {xnames})")
                     sent += len(message)

@@ -5,7 +5,8 @@ import logging
 import threading
 
 from pcs import scheduler
-from pcs.broker import Publisher
+from pcs.broker import RUN_CAP_STEPS, Publisher
+from pcs.capping import queue as cap_queue
 from pcs.config import Settings
 from pcs.db import Database
 
@@ -13,12 +14,18 @@ log = logging.getLogger(__name__)
 
 
 def dispatch_once(settings: Settings, db: Database, publisher: Publisher) -> int:
-    """One bounded pass: ready and due deferred tasks become messages. Returns how many."""
+    """One bounded pass: ready and due deferred tasks, then ready power-cap tasks, become
+    messages. Returns how many."""
     with db.transaction() as session:
-        budget = settings.max_dispatched - scheduler.dispatched_count(session)
+        budget = (settings.max_dispatched - scheduler.dispatched_count(session)
+                  - cap_queue.dispatched_count(session))
         picked = scheduler.dispatch(session, scheduler.utcnow(), budget,
                                     settings.bmc_max_inflight)
-    return publisher.publish(picked)
+        # Same transaction, so under the same dispatch lock: the per-BMC counts hold for both.
+        capping = cap_queue.dispatch(session, scheduler.utcnow(), budget - len(picked),
+                                     settings.bmc_max_inflight)
+    return (publisher.publish(picked)
+            + publisher.publish(capping, task_name=RUN_CAP_STEPS))
 
 
 class Dispatcher(threading.Thread):

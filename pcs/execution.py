@@ -677,6 +677,10 @@ class Executor:
             reservation_deputy_key=row.reservation_deputy_key)
         return ctx, {k[4:]: v for k, v in row._mapping.items() if k.startswith("bmc_")}
 
+    def client_for(self, bmc: dict) -> RedfishClient:
+        """The process's pooled client of a BMC (power-cap steps share it)."""
+        return self._client(bmc)
+
     def _client(self, bmc: dict) -> RedfishClient:
         """The process's keep-alive client for the BMC, rebuilt when its record or its
         credentials change. Raises CredentialsUnavailable from the credential source."""

@@ -71,6 +71,9 @@ class Component(Base):
     status_error: Mapped[str] = mapped_column(Text, default="")
     last_updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_polled: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What the node offers for power capping (domain.capping.CapInfo.to_json); None: nothing
+    # known. From SMD's RedfishSystemInfo, or from discovery over Redfish.
+    capping: Mapped[dict | None] = mapped_column(JSONB)
 
 
 class Transition(Base):
@@ -146,6 +149,8 @@ class BmcExchange(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     task_id: Mapped[int | None] = mapped_column(
         ForeignKey("transition_tasks.id", ondelete="CASCADE"), index=True)
+    cap_task_id: Mapped[int | None] = mapped_column(
+        ForeignKey("power_cap_tasks.id", ondelete="CASCADE"), index=True)
     bmc_id: Mapped[int | None] = mapped_column(ForeignKey("bmcs.id", ondelete="SET NULL"))
     purpose: Mapped[str] = mapped_column(String(32))  # gather|apply|resend|monitor|confirm|discover
     state: Mapped[str] = mapped_column(String(16))            # sending | done
@@ -158,6 +163,61 @@ class BmcExchange(Base):
     error: Mapped[str | None] = mapped_column(Text)
     latency_ms: Mapped[float | None] = mapped_column(Float)
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+cap_task_seq = Sequence("power_cap_task_seq")
+_CAP_ACTIVE = "state IN ('ready','dispatched','running')"
+
+
+class PowerCap(Base):
+    """A power-cap snapshot or patch (upstream's power-cap task)."""
+    __tablename__ = "power_caps"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    type: Mapped[str] = mapped_column(String(16))                 # snapshot | patch
+    status: Mapped[str] = mapped_column(String(16))               # new | in-progress | completed
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    requested_by: Mapped[dict] = mapped_column(JSONB, default=dict,
+                                               server_default=text("'{}'::jsonb"))
+    __table_args__ = (Index("ix_power_caps_created_at", "created_at"),)
+
+
+class PowerCapTask(Base):
+    """One component's part of a power cap: queued, run by a worker, its entries recorded.
+
+    Its own queue: a patch waits only behind earlier patches of the component, a snapshot
+    never waits, and neither waits behind transitions."""
+    __tablename__ = "power_cap_tasks"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    power_cap_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("power_caps.id", ondelete="CASCADE"))
+    xname: Mapped[str] = mapped_column(String(64))
+    component_id: Mapped[int | None] = mapped_column(
+        ForeignKey("components.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(16))                 # snapshot | patch
+    seq: Mapped[int] = mapped_column(BigInteger, cap_task_seq,
+                                     server_default=cap_task_seq.next_value())
+    state: Mapped[str] = mapped_column(String(16))
+    operations: Mapped[int] = mapped_column(Integer, server_default="0")  # BMC ops still to run
+    # [[control name, watts], ...] in request order (JSONB would not keep an object's order)
+    requested: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    entries: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    attempt: Mapped[int] = mapped_column(Integer, server_default="0")
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    enqueued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                  server_default=text("now()"))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        Index("ix_power_cap_tasks_cap", "power_cap_id", "xname"),
+        Index("uq_power_cap_active_patch", "component_id", unique=True,
+              postgresql_where=text(f"kind = 'patch' AND {_CAP_ACTIVE}")),
+        Index("ix_power_cap_tasks_queue", "component_id", "seq",
+              postgresql_where=text("state = 'queued'")),
+        Index("ix_power_cap_tasks_runnable", "state", postgresql_where=text(_CAP_ACTIVE)),
+    )
 
 
 class SmdStateOutbox(Base):

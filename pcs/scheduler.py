@@ -164,6 +164,17 @@ def promote(session: Session, component_ids: list[int]) -> int:
     return result.rowcount
 
 
+# Steps in flight per BMC, power transitions and power caps together (PCS_BMC_MAX_INFLIGHT).
+BUSY_PER_BMC_SQL = f"""
+    SELECT c.bmc_id, count(*) AS busy
+    FROM (SELECT component_id FROM transition_tasks
+          WHERE state IN ('{DISPATCHED}', '{RUNNING}')
+          UNION ALL
+          SELECT component_id FROM power_cap_tasks
+          WHERE state IN ('{DISPATCHED}', '{RUNNING}')) a
+    JOIN components c ON c.id = a.component_id
+    GROUP BY c.bmc_id"""
+
 _DISPATCH_LOCK = 0x70637364   # one dispatcher pass at a time, so per-BMC counts hold
 _RUNNABLE = "(state = 'ready' OR (state = 'deferred' AND next_check_at <= :now))"
 _DISPATCH = text(f"""
@@ -179,10 +190,7 @@ _DISPATCH = text(f"""
                           FROM transition_tasks WHERE {_RUNNABLE}
                           ORDER BY due, seq LIMIT :scan) q
                     LEFT JOIN components c ON c.id = q.component_id) r
-              LEFT JOIN (SELECT c.bmc_id, count(*) AS busy
-                         FROM transition_tasks a JOIN components c ON c.id = a.component_id
-                         WHERE a.state IN ('{DISPATCHED}', '{RUNNING}')
-                         GROUP BY c.bmc_id) b ON b.bmc_id = r.bmc_id
+              LEFT JOIN ({BUSY_PER_BMC_SQL}) b ON b.bmc_id = r.bmc_id
               WHERE r.bmc_id IS NULL OR r.nth + coalesce(b.busy, 0) <= :per_bmc
               ORDER BY r.due, r.seq LIMIT :budget)
           FOR UPDATE SKIP LOCKED) pick

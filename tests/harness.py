@@ -105,9 +105,10 @@ class Simulator:
     def __init__(self, bmcs: int, nodes_per_bmc: int = 2, power_delay_s: float = 0.3,
                  password: str = "initial0", chassis_bmcs: bool = False,
                  bmc_boot_delay_s: float = 0.0, pdus: int = 0, outlets_per_pdu: int = 4,
-                 switches: int = 0, smd: bool = False, smd_minute_s: float = 60.0):
+                 switches: int = 0, smd: bool = False, smd_minute_s: float = 60.0,
+                 cap_styles: list[str] = ()):
         """``smd`` also serves the fleet's SMD face, at ``self.smd`` (reservation minutes of
-        ``smd_minute_s`` seconds)."""
+        ``smd_minute_s`` seconds); ``cap_styles`` are --cap-style values ([BMC=]STYLE)."""
         self.bmcs, self.nodes_per_bmc, self.password = bmcs, nodes_per_bmc, password
         chassis = len({i // 8 for i in range(bmcs)}) if chassis_bmcs else 0
         devices = bmcs + chassis + pdus + switches
@@ -124,6 +125,8 @@ class Simulator:
             argv += ["--pdus", str(pdus), "--outlets-per-pdu", str(outlets_per_pdu)]
         if switches:
             argv += ["--switches", str(switches)]
+        for style in cap_styles:
+            argv += ["--cap-style", style]
         if smd:
             argv += ["--smd-port", str(self.port_base + devices), "--smd-minute-s",
                      str(smd_minute_s)]
@@ -163,6 +166,14 @@ class Simulator:
 
     def clear_fault(self, bmc_xname: str) -> None:
         requests.delete(f"{self.admin}/admin/bmcs/{bmc_xname}/fault", timeout=5)
+
+    def capping(self, bmc_xname: str, **change) -> dict:
+        """The limits the BMC's nodes hold; with `change` (style, fault) set them first."""
+        url = f"{self.admin}/admin/bmcs/{bmc_xname}/capping"
+        response = (requests.put(url, json=change, timeout=5) if change
+                    else requests.get(url, timeout=5))
+        response.raise_for_status()
+        return response.json()
 
     def log(self, bmc_xname: str | None = None, since: float | None = None) -> list[dict]:
         params = {k: v for k, v in (("bmc", bmc_xname), ("since", since)) if v is not None}

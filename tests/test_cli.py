@@ -435,3 +435,24 @@ def test_watch_polls_a_server_without_event_streams(cluster):
     assert sorted(end_lines(result.stdout)) == [f"x5000c6s{s}b0n{n}" for s in (0, 1)
                                                for n in (0, 1)]
     assert result.stdout.splitlines()[-1] == "4 components: 4 succeeded"
+
+
+def test_cap_set_show_and_off_report_what_the_bmc_holds(cluster):
+    node = f"{registered_xname(7)}n1"
+    result = cluster.pcs("cap", "set", node, "--watts", "500")
+    assert result.exit_code == 0, result.output
+    assert re.search(rf"{node}\s+Node Power Limit\s+500\s+350\s+925", result.output), \
+        result.output
+    shown = cluster.pcs("cap", "show", node, "--json")
+    assert shown.exit_code == 0, shown.output
+    limits = json.loads(shown.output)["components"][0]["powerCapLimits"]
+    assert limits[0] == {"name": "Node Power Limit", "currentValue": 500, "maximumValue": 925,
+                         "minimumValue": 350}
+    refused = cluster.pcs("cap", "set", node, "--watts", "1", "--control", "Node Power Limit")
+    assert refused.exit_code == 1
+    assert "is less than minimum (350)" in refused.output
+    removed = cluster.pcs("cap", "off", node)
+    assert removed.exit_code == 0, removed.output
+    assert "uncapped" in removed.output
+    assert cluster.sim.capping(cluster.sim_bmc(registered_xname(7)))["nodes"]["Node1"][0][
+        "held"] is None

@@ -7,6 +7,7 @@ from functools import cached_property
 
 from pcs import events, scheduler
 from pcs.broker import Publisher
+from pcs.capping.steps import CapExecutor
 from pcs.config import Settings
 from pcs.db import Database
 from pcs.dispatcher import Dispatcher
@@ -47,6 +48,10 @@ class WorkerRuntime:
     def executor(self) -> Executor:
         return Executor(self.settings, self.db, self.credentials, self.publisher,
                         self.reservations, self.state_push)
+
+    @cached_property
+    def cap_executor(self) -> CapExecutor:
+        return CapExecutor(self.settings, self.db, self.executor.client_for)
 
     @cached_property
     def state_push(self) -> StatePush:

@@ -4,6 +4,8 @@ from __future__ import annotations
 from celery import shared_task
 
 from pcs import monitor, retention, scheduler
+from pcs.broker import RUN_CAP_STEPS
+from pcs.capping import queue as cap_queue
 from workers.runtime import runtime
 
 
@@ -11,6 +13,12 @@ from workers.runtime import runtime
 def run_steps(task_ids: list[int]) -> None:
     """Run the next step of each task, in turn; a stale or duplicate ID does nothing."""
     runtime().executor.run_steps(task_ids)
+
+
+@shared_task(name="pcs.run_cap_steps", acks_late=True, ignore_result=True)
+def run_cap_steps(task_ids: list[int]) -> None:
+    """Run each power-cap task to its end; a stale or duplicate ID does nothing."""
+    runtime().cap_executor.run_steps(task_ids)
 
 
 @shared_task(name="pcs.reap", ignore_result=True)
@@ -22,7 +30,11 @@ def reap() -> None:
         again = scheduler.reap(session, rt.settings)
     rt.publisher.publish(again)
     with rt.db.transaction() as session:
+        again = cap_queue.reap(session, rt.settings)
+    rt.publisher.publish(again, task_name=RUN_CAP_STEPS)
+    with rt.db.transaction() as session:
         retention.expire(session, rt.settings)
+        cap_queue.expire(session, rt.settings)
 
 
 @shared_task(name="pcs.sweep", ignore_result=True)

@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.extensions["pcs"].credential_source
     for blueprint, prefixes in ((transitions.bp, V1_PREFIXES), (service.bp, V1_PREFIXES),
                                 (power_cap.bp, V1_PREFIXES), (power_status.bp, V1_PREFIXES),
+                                (power_cap.added_bp, ADDED_PREFIXES),
                                 (inventory.bp, ADDED_PREFIXES),
                                 (queue.bp, ADDED_PREFIXES), (locks.bp, ADDED_PREFIXES),
                                 (events.bp, ADDED_PREFIXES)):

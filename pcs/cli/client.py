@@ -46,6 +46,19 @@ class PcsClient:
     def close(self) -> None:
         self.session.close()
 
+    # -- power capping -------------------------------------------------------------------------
+    def cap_snapshot(self, xnames: list[str]) -> dict:
+        return self._json("POST", "/v1/power-cap/snapshot", json={"xnames": xnames})
+
+    def cap_patch(self, components: dict[str, dict[str, int]]) -> dict:
+        """components: xname -> {control name: watts}."""
+        return self._json("PATCH", "/v1/power-cap", json={"components": [
+            {"xname": x, "controls": [{"name": n, "value": v} for n, v in controls.items()]}
+            for x, controls in components.items()]})
+
+    def get_power_cap(self, task_id: str) -> dict:
+        return self._json("GET", f"/v1/power-cap/{task_id}")
+
     # -- transitions ---------------------------------------------------------------------------
     def create_transition(self, operation: str, xnames: list[str],
                           deadline_minutes: int | None = None,

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pcs.cli import inventory, locks, power, status, transitions
+from pcs.cli import cap, inventory, locks, power, status, transitions
 from pcs.config import Settings
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -94,6 +94,7 @@ def simulate(ctx: typer.Context):
 
 
 cli.command("power")(power.power)
+cli.add_typer(cap.app, name="cap")
 cli.add_typer(transitions.app, name="transitions")
 cli.command("status")(status.status)
 cli.command("queue")(status.queue)

@@ -138,3 +138,42 @@ def vault_unavailable(error: str) -> str:
 def no_stored_password(bmc_xname: str) -> str:
     return (f"No password stored for BMC {bmc_xname}: give one with PATCH "
             f"/v1/inventory/bmcs/{bmc_xname}, or take credentials from Vault (VAULT_ENABLED)")
+
+
+# Power capping, per component (INTEGRATION.md §6, exact text)
+CAP_XNAME_LIST_EMPTY = "Xname list is empty. A list of xnames is required"
+MISSING_RF_FQDN = "Missing RfFQDN"
+MISSING_POWER_CAP_URI = "Missing Power Cap URI"
+MISSING_POWER_CAP_TARGET_URI = "Missing Power Cap Target URI"
+CAP_MANAGEMENT_UNSUPPORTED = "Power capping Management nodes is not supported"
+INVALID_CAP_LICENSE = "Invalid license for power capping"
+
+
+def invalid_control_parameters(xnames: list[str]) -> str:
+    return "Invalid control parameters for xnames detected " + "".join(f"{x} " for x in xnames)
+
+
+def cap_type_unsupported(component_type: str) -> str:
+    return f"Type, {component_type} unsupported for power capping"
+
+
+def skipping_undefined_control(name: str) -> str:
+    return f"Skipping undefined control '{name}'"
+
+
+def cap_below_minimum(name: str, value: int, minimum: int) -> str:
+    return f"Control ({name}) value ({value}) is less than minimum ({minimum})"
+
+
+def cap_above_maximum(name: str, value: int, maximum: int) -> str:
+    return f"Control ({name}) value ({value}) is more than maximum ({maximum})"
+
+
+# Power capping, beyond upstream: what the BMC holds after accepting a write.
+def cap_not_held(name: str, sent: int, held: int | None) -> str:
+    shown = "no value" if held is None else f"({held})"
+    return f"Control ({name}) value ({sent}) was accepted by the BMC, which holds {shown}"
+
+
+def cap_unreadable(name: str) -> str:
+    return f"Control ({name}) is not in the BMC's answer"

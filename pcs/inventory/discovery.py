@@ -13,11 +13,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from pcs.domain import xnames
 from pcs.errors import BmcRegistrationFailed
+from pcs.inventory.capping_discovery import discover_capping
 from pcs.redfish.client import POWER_STATE_FOR, Exchange, RedfishClient
 
 SERVICE_ROOT = "/redfish/v1/"
@@ -37,6 +38,7 @@ class DiscoveredComponent:
     allowable_values: list[str]
     power_state: str
     reset_parameter: str = "ResetType"
+    capping: dict | None = None   # domain.capping.CapInfo.to_json() of a node
 
 
 def discover(client: RedfishClient, bmc: xnames.Xname,
@@ -134,7 +136,8 @@ def _read(client, xname, type_, path, action) -> DiscoveredComponent:
     resource = _json_or_fail(exchange, f"read {path}")
     # Redirects are followed; keep the path the BMC finally answered at.
     path = urlsplit(exchange.final_url).path if exchange.final_url else path
-    return _component(xname, type_, path, resource, action, client)
+    component = _component(xname, type_, path, resource, action, client)
+    return replace(component, capping=discover_capping(client, resource))
 
 
 def _component(xname, type_, path, resource, action_name, client) -> DiscoveredComponent:

@@ -63,14 +63,14 @@ def replace_components(session: Session, bmc_id: int,
              "allowable_values": s.allowable_values,
              "supported_transitions": [op.value for op in
                                        supported_operations(s.allowable_values)],
-             "power_state": s.power_state,
+             "power_state": s.power_state, "capping": s.capping,
              "management_state": "available"} for s in systems]
     statement = pg_insert(Component).values(rows)
     session.execute(statement.on_conflict_do_update(
         index_elements=[Component.xname],
         set_={c: statement.excluded[c] for c in
               ("type", "bmc_id", "redfish_path", "reset_target", "reset_parameter",
-               "allowable_values", "supported_transitions")}))
+               "allowable_values", "supported_transitions", "capping")}))
 
 
 def update_bmc(session: Session, xname: str, credentials: CredentialStore, **changes) -> Bmc:

@@ -153,6 +153,10 @@ class RedfishClient:
         Never retried here: the caller decides after reading the state."""
         return self._send("POST", target, {parameter: reset_type}, self.action_timeout_s)
 
+    def send(self, method: str, path: str, body: dict) -> Exchange:
+        """A write with a JSON body (a capping PATCH or POST). Never retried here."""
+        return self._send(method, path, body, self.action_timeout_s)
+
     def close(self) -> None:
         self.session.close()
 

@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from . import serve_fleet
 from .faults import parse_fault_flag
+from .capping import CAP_STYLES, parse_cap_styles
 from .fleet import Fleet, FleetError, parse_reset_types
 
 FAULTS_HELP = """\
@@ -42,6 +43,10 @@ SMD face (--smd-port P): HSM v2 on the same host, port P, describing the fleet:
   GET|DELETE /admin/smd/pushes         BulkStateData requests received, with time
   GET|PUT|DELETE /admin/smd/fault      {"status": 500} or {"down": true}: every HSM call fails
   GET|PUT /admin/smd/components/<xname>  set Role, State, Flag, Enabled, ReservationDisabled
+
+power capping (--cap-style [BMC=]STYLE: cray, power, apollo, controls or none):
+  GET|PUT /admin/bmcs/<xname>/capping  the limits each node holds; PUT {"style": S} or
+          {"fault": "refuse"|"ignore"|null}: writes refused (500) or accepted but not applied
 """
 
 
@@ -94,6 +99,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="also serve the fleet's SMD face (HSM v2 and /admin/smd) on this port")
     p.add_argument("--smd-minute-s", type=float, default=60.0,
                    help="seconds in a minute of SMD reservation durations (tests shorten it)")
+    p.add_argument("--cap-style", action="append", default=[], metavar="[BMC=]STYLE",
+                   help=f"power-capping style of every node BMC, or BMC=STYLE for one "
+                        f"(repeatable; {', '.join(CAP_STYLES)}; default cray)")
     p.add_argument("--fault", action="append", default=[], type=_fault_flag,
                    metavar="TARGET=KIND[:key=value,...]",
                    help="install a fault at start (repeatable; see 'faults' below)")
@@ -118,11 +126,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         except ValueError as exc:
             p.error(f"--reset-types: {exc}")
     try:
+        cap_style, cap_styles = parse_cap_styles(a.cap_style)
+    except FleetError as exc:
+        p.error(f"--cap-style: {exc}")
+    try:
         fleet = Fleet(a.bmcs, nodes_per_bmc=a.nodes_per_bmc, port_base=a.port_base,
                       power_delay_s=a.power_delay, initial_state=a.initial_state,
                       chassis_bmcs=a.chassis_bmcs, bmc_boot_delay_s=a.bmc_boot_delay,
                       reset_types=reset_types, pdus=a.pdus, outlets_per_pdu=a.outlets_per_pdu,
-                      switches=a.switches)
+                      switches=a.switches, cap_style=cap_style, cap_styles=cap_styles)
     except FleetError as exc:
         p.error(str(exc))
     for target, spec, text in a.fault:

@@ -93,6 +93,8 @@ class AdminMixin:
             if m == "GET":
                 return _json(f.shown_fault(xname))
             return _json({"error": "method not allowed"}, 405)
+        if len(rest) == 3 and rest[2] == "capping":
+            return await self._admin_capping(request, xname)
         if len(rest) == 3 and rest[2] == "allowable":
             if m == "PUT":
                 body = await self._admin_body(request)
@@ -152,6 +154,26 @@ class AdminMixin:
             return _json({"xname": xname, "chassis": rest[3],
                           "PowerState": f.chassis_states(f.chassis_bmc(xname), now)[rest[3]]})
         return _json({"error": "not found"}, 404)
+
+    async def _admin_capping(self, request: web.Request, xname: str) -> web.Response:
+        """GET: the node BMC's capping style, fault and the limits its nodes hold. PUT
+        {"style": ..., "fault": "refuse"|"ignore"|null}: change them (a new style starts with
+        no caps held)."""
+        f = self.fleet
+        b = f.bmc(xname)
+        if xname not in f.capping.by_bmc:
+            raise FleetError(f"unknown node BMC {xname!r} for capping")
+        if request.method == "PUT":
+            body = await self._admin_body(request)
+            if not isinstance(body, dict):
+                raise _BadBody("body must be {\"style\": ..., \"fault\": ...}")
+            if "style" in body:
+                f.capping.set_style(b, body["style"])
+            if "fault" in body:
+                f.capping.set_fault(xname, body["fault"])
+        elif request.method != "GET":
+            return _json({"error": "method not allowed"}, 405)
+        return _json(dict(xname=xname, **f.capping.by_bmc[xname].describe()))
 
     async def _faults_changed(self, xname: str) -> None:
         raise NotImplementedError

@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 from typing import Any, Deque, Dict, Iterable, List, Optional
 
+from .capping import CapBook
 from .devices import PDU_KIND, SWITCH_KIND, DevicesMixin
 from .faults import FAULT_KINDS, FaultsMixin
 from .hierarchy import EnclosureOff, HierarchyMixin, Unreachable
@@ -70,7 +71,8 @@ class Fleet(FaultsMixin, TasksMixin, HierarchyMixin, DevicesMixin):
                  log_max: int = LOG_MAX_ENTRIES, chassis_bmcs: bool = False,
                  bmc_boot_delay_s: float = 0.0,
                  reset_types: Optional[Iterable[str]] = None, pdus: int = 0,
-                 outlets_per_pdu: int = 4, switches: int = 0) -> None:
+                 outlets_per_pdu: int = 4, switches: int = 0, cap_style: str = "cray",
+                 cap_styles: Optional[Dict[str, str]] = None) -> None:
         if bmcs < 1:
             raise FleetError("need at least one BMC")
         if nodes_per_bmc < 1:
@@ -104,6 +106,7 @@ class Fleet(FaultsMixin, TasksMixin, HierarchyMixin, DevicesMixin):
         self._build_devices(port_base + bmcs + len(self.chassis_bmcs), pdus, outlets_per_pdu,
                             switches)
         self.log: Deque[Dict[str, Any]] = collections.deque(maxlen=log_max)
+        self.capping = CapBook(self.bmcs, cap_style, cap_styles)
 
     # ---- lookup -------------------------------------------------------
     def bmc(self, xname: str) -> BMC:

@@ -23,6 +23,8 @@ from .fleet import (
     service_root,
     system_resource,
 )
+from .capping import link_node_chassis
+from .capping_routes import route as cap_route
 from .resources import collection
 from .tasks import task_resource, task_service, task_uri, tasks_collection
 
@@ -97,6 +99,11 @@ class RedfishMixin:
         self.fleet.settle_tasks(b, now)
         if parts[0] == "TaskService":
             return self._task_service(b, method, path, parts, now)
+        capping = self.fleet.capping.of(b.xname)
+        capped = cap_route(capping, method, path, body) if capping else None
+        if capped is not None:
+            status, answer = capped
+            return _json(answer, status) if answer is not None else web.Response(status=status)
         device = self._device_redfish(b, method, path, parts, body)
         if device is not None:   # a PDU controller or management switch
             return device
@@ -114,7 +121,8 @@ class RedfishMixin:
             if len(parts) == 2:
                 if method != "GET":
                     return self._not_allowed(path)
-                return _json(system_resource(b, name, now, self.fleet.allowable(b)))
+                return _json(link_node_chassis(capping, name, system_resource(
+                    b, name, now, self.fleet.allowable(b))))
             if parts[2:] == ["Actions", "ComputerSystem.Reset"]:
                 if method != "POST":
                     return self._not_allowed(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pcs.domain import xnames
+from pcs.domain.capping import cap_info_from_smd
 from pcs.sources.smd import field
 
 # ComponentEndpointType -> (info block, action, parameter whose allowable values matter)
@@ -28,6 +29,7 @@ class EndpointComponent:
     reset_target: str | None
     reset_parameter: str
     allowable_values: list[str]
+    capping: dict | None = None   # domain.capping.CapInfo.to_json() of a ComputerSystem
 
 
 def endpoint_component(endpoint: dict) -> EndpointComponent | None:
@@ -50,9 +52,14 @@ def endpoint_component(endpoint: dict) -> EndpointComponent | None:
             target = str(field(action, "target") or "") or None
             values = field(action, f"{parameter}@Redfish.AllowableValues") or []
             allowed = [str(v) for v in values if isinstance(v, str)]
+    capping = None
+    if kind == "ComponentEndpointComputerSystem":
+        info = cap_info_from_smd(field(endpoint, "RedfishSystemInfo"))
+        capping = info.to_json() if info else None
     return EndpointComponent(xname=parsed.name, type=parsed.type, bmc_xname=bmc.name,
                              fqdn=fqdn, path=path, reset_target=target,
-                             reset_parameter=parameter, allowable_values=allowed)
+                             reset_parameter=parameter, allowable_values=allowed,
+                             capping=capping)
 
 
 def known_ids(components: list[dict]) -> set[str]:
@@ -64,4 +71,14 @@ def known_ids(components: list[dict]) -> set[str]:
         parsed = xnames.parse(str(field(component, "ID") or ""))
         if parsed is not None:
             found.add(parsed.name)
+    return found
+
+
+def by_id(components: list[dict]) -> dict[str, dict]:
+    """An SMD Components answer keyed by normalized ID."""
+    found = {}
+    for component in components:
+        parsed = xnames.parse(str(field(component, "ID") or ""))
+        if parsed is not None:
+            found[parsed.name] = component
     return found

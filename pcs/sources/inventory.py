@@ -18,7 +18,7 @@ from pcs.db import Database
 from pcs.domain import outcomes, xnames
 from pcs.domain.operations import supported_operations
 from pcs.models import FINAL_STATES
-from pcs.sources.endpoints import EndpointComponent, endpoint_component, known_ids
+from pcs.sources.endpoints import EndpointComponent, by_id, endpoint_component, known_ids
 from pcs.sources.smd import SmdClient, SmdUnavailable, field, smd_client
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,11 @@ class InventorySource(Protocol):
         """Bring the stored components of these (normalized) xnames up to date. Returns, per
         xname that cannot run, the error that ends its task at once."""
 
+    def prepare_components(self, db: Database,
+                           names: list[str]) -> tuple[dict[str, str], dict[str, dict]]:
+        """As prepare(), and the source's own record of each known xname (SMD's Component,
+        whose Role decides power capping)."""
+
     def refresh(self, db: Database) -> None:
         """Bring every stored component up to date (the sweep calls this first)."""
 
@@ -46,6 +51,10 @@ class LocalInventory:
 
     def prepare(self, db: Database, names: list[str]) -> dict[str, str]:
         return {}
+
+    def prepare_components(self, db: Database,
+                           names: list[str]) -> tuple[dict[str, str], dict[str, dict]]:
+        return {}, {}
 
     def refresh(self, db: Database) -> None:
         return None
@@ -64,22 +73,28 @@ class SmdInventory:
         self.verify_tls = verify_tls
 
     def prepare(self, db: Database, names: list[str]) -> dict[str, str]:
+        return self.prepare_components(db, names)[0]
+
+    def prepare_components(self, db: Database,
+                           names: list[str]) -> tuple[dict[str, str], dict[str, dict]]:
         if not names:
-            return {}
+            return {}, {}
         try:
-            known = known_ids(self.client.components(names))
+            records = self.client.components(names)
+            known = known_ids(records)
             endpoints = self.client.component_endpoints(known) if known else []
             # Only outlets need to know what they feed (the dependency rule of sequencing).
             maps = self.client.power_maps() if any(
                 xnames.parse(n).type == OUTLET_TYPE for n in names) else None
         except SmdUnavailable as exc:
             log.warning("reading %d components from SMD failed: %s", len(names), exc)
-            return dict.fromkeys(names, outcomes.ERROR_RETRIEVING_HSM_DATA)
+            return dict.fromkeys(names, outcomes.ERROR_RETRIEVING_HSM_DATA), {}
         with db.transaction() as session:
             store_components(session, _components(endpoints), self.bmc_scheme, self.verify_tls)
             if maps is not None:
                 store_power_maps(session, maps)
-        return {name: outcomes.XNAME_NOT_FOUND_IN_HSM for name in names if name not in known}
+        errors = {name: outcomes.XNAME_NOT_FOUND_IN_HSM for name in names if name not in known}
+        return errors, by_id(records)
 
     def refresh(self, db: Database) -> None:
         """Raises SmdUnavailable; the stored inventory is then left as it was."""
@@ -132,28 +147,29 @@ def store_components(session: Session, components: list[EndpointComponent], sche
     session.execute(text("""
         INSERT INTO components (xname, type, bmc_id, redfish_path, reset_target, reset_parameter,
                                 allowable_values, supported_transitions, power_state,
-                                management_state, status_error)
+                                management_state, status_error, capping)
         SELECT u.xname, u.type, b.id, u.path, u.target, u.parameter, u.allowed::jsonb,
-               u.supported::jsonb, 'undefined', 'unavailable', ''
+               u.supported::jsonb, 'undefined', 'unavailable', '', u.capping::jsonb
         FROM unnest(CAST(:xnames AS text[]), CAST(:types AS text[]), CAST(:bmcs AS text[]),
                     CAST(:paths AS text[]), CAST(:targets AS text[]),
                     CAST(:parameters AS text[]), CAST(:allowed AS text[]),
-                    CAST(:supported AS text[]))
+                    CAST(:supported AS text[]), CAST(:capping AS text[]))
              WITH ORDINALITY AS u(xname, type, bmc, path, target, parameter, allowed, supported,
-                                  n)
+                                  capping, n)
         JOIN bmcs b ON b.xname = u.bmc
         ORDER BY u.n
         ON CONFLICT (xname) DO UPDATE
         SET type = EXCLUDED.type, bmc_id = EXCLUDED.bmc_id, redfish_path = EXCLUDED.redfish_path,
             reset_target = EXCLUDED.reset_target, reset_parameter = EXCLUDED.reset_parameter,
             allowable_values = EXCLUDED.allowable_values,
-            supported_transitions = EXCLUDED.supported_transitions
+            supported_transitions = EXCLUDED.supported_transitions,
+            capping = EXCLUDED.capping
         WHERE (components.type, components.bmc_id, components.redfish_path,
                components.reset_target, components.reset_parameter,
-               components.allowable_values)
+               components.allowable_values, components.capping)
               IS DISTINCT FROM (EXCLUDED.type, EXCLUDED.bmc_id, EXCLUDED.redfish_path,
                                 EXCLUDED.reset_target, EXCLUDED.reset_parameter,
-                                EXCLUDED.allowable_values)
+                                EXCLUDED.allowable_values, EXCLUDED.capping)
     """), {"xnames": [c.xname for c in components], "types": [c.type for c in components],
            "bmcs": [c.bmc_xname for c in components], "paths": [c.path for c in components],
            "targets": [c.reset_target for c in components],
@@ -161,7 +177,8 @@ def store_components(session: Session, components: list[EndpointComponent], sche
            "allowed": [_json_list(c.allowable_values) for c in components],
            "supported": [_json_list([op.value for op in
                                      supported_operations(c.allowable_values)])
-                         for c in components]})
+                         for c in components],
+           "capping": [json.dumps(c.capping) if c.capping else None for c in components]})
 
 
 def store_power_maps(session: Session, maps: list[dict]) -> None:

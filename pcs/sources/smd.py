@@ -16,6 +16,7 @@ from dataclasses import dataclass, field as dataclass_field
 import requests
 
 from pcs.errors import ConfigurationError
+from pcs.domain.json_fields import field
 
 log = logging.getLogger(__name__)
 
@@ -205,17 +206,6 @@ class SmdClient:
         lifetime = float(field(body, "expires_in") or 300)
         # Renewed a little early, so that a call never carries a token expiring in flight.
         return str(token), time.monotonic() + max(1.0, lifetime - min(30.0, lifetime / 4))
-
-
-def field(obj, name: str, default=None):
-    """obj[name] matched case-insensitively, as Go's JSON decoder does (SMD sends `OEM`, BMCs
-    `Oem`)."""
-    if not isinstance(obj, dict):
-        return default
-    if name in obj:
-        return obj[name]
-    lowered = name.lower()
-    return next((v for k, v in obj.items() if k.lower() == lowered), default)
 
 
 def _decode(response: requests.Response):

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..capping import smd_system_info
 from ..devices import outlet_resource, pdu_manager, rack_pdu, switch_chassis
 from ..fleet import Fleet
 from ..model import BMC, OFF, ON, POWERING_OFF
@@ -122,6 +123,9 @@ def component_endpoint(fleet: Fleet, component: FleetComponent, host: str,
     info: dict[str, Any] = {"Name": resource.get("Name", "")}
     if resource.get("Actions"):
         info["Actions"] = resource["Actions"]
+    capping = fleet.capping.of(component.bmc.xname)
+    if component.endpoint_type == SYSTEM and capping is not None:
+        info.update(smd_system_info(capping, odata_id.rsplit("/", 1)[-1]))
     return {
         "ID": component.id,
         "Type": component.spec.type,

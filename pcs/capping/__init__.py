@@ -1,0 +1,1 @@
+"""Power capping: power-cap tasks on the workers, the Redfish styles, read-back."""
