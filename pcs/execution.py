@@ -25,7 +25,7 @@ from pcs.config import Settings
 from pcs.db import Database
 from pcs.domain import outcomes
 from pcs.domain.confirmation import (Next, Resend, action_deadline, busy_retry_at,
-                                     next_confirm_step)
+                                     confirm_interval, next_confirm_step)
 from pcs.domain.operations import (OFF_ACTIONS, TARGET_STATE, Action, Operation, PlanOutcome,
                                    escalates_to_force_off, plan_actions, reset_type_for)
 from pcs.domain.tiers import tier_of
@@ -389,9 +389,11 @@ class Executor:
             moved_since_sent = ctx.moved_at is not None and ctx.moved_at >= ctx.action_sent_at
             resend = Resend(ctx.action_sent_at, moved_since_sent, ctx.resends,
                             self.settings.resend_limit, self.settings.resend_after_s)
+        elapsed_s = ((now - ctx.action_sent_at).total_seconds() if ctx.action_sent_at
+                     else self.settings.confirm_interval_s)
         step = next_confirm_step(
             observed, TARGET_STATE[action], now, ctx.deadline_at,
-            self.settings.confirm_interval_s,
+            confirm_interval(elapsed_s, self.settings.confirm_interval_s),
             escalates_to_force_off(ctx.operation, action, ctx.allowable), moving, resend)
         ctx.unrecorded.append((exchange, "confirm"))
         if step.next is Next.RESEND:

@@ -198,6 +198,16 @@ _DISPATCH = text(f"""
     RETURNING t.id, t.xname, t.transition_id""")
 
 
+def next_due(session: Session, now: datetime) -> datetime | None:
+    """When the next deferred task falls due after `now` (the runnable-task index answers it).
+    Tasks already due but held back (the per-BMC limit, the budget) are not counted: they
+    wait for the next pass, not for a loop that would spin."""
+    return session.scalar(text(
+        "SELECT min(next_check_at) FROM transition_tasks "
+        "WHERE state = :deferred AND next_check_at > :now"),
+        {"deferred": DEFERRED, "now": now})
+
+
 def dispatch(session: Session, now: datetime, budget: int,
              per_bmc: int) -> list[tuple[int, str]]:
     """Move up to `budget` ready and due deferred tasks to dispatched, at most `per_bmc` of one

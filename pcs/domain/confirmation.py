@@ -55,6 +55,18 @@ def next_confirm_step(observed: str | None, target: str, now: datetime,
     return ConfirmStep(Next.ASK_AGAIN, check_at)
 
 
+# Confirmation reads come at once, then at intervals that grow with the time the action has
+# been under way, up to PCS_CONFIRM_INTERVAL_S: a fast BMC is confirmed within a tenth of a
+# second or so of reaching the state, a slow one is not read more often than it needs.
+FIRST_INTERVAL_S = 0.1
+INTERVAL_GROWTH = 0.2     # of the time since the action was sent
+
+
+def confirm_interval(elapsed_s: float, longest_s: float) -> float:
+    """Seconds until the next power-state read, `elapsed_s` after the action was sent."""
+    return min(longest_s, max(FIRST_INTERVAL_S, INTERVAL_GROWTH * elapsed_s))
+
+
 def action_deadline(sent_at: datetime, deadline_minutes: int, minute_s: float) -> datetime | None:
     """Each action's deadline counts from when it is sent; -1 means none."""
     if deadline_minutes < 0:

@@ -161,3 +161,12 @@ def test_a_state_that_keeps_falling_back_fails_when_no_resend_is_left():
 def test_without_a_resend_rule_nothing_is_sent_again():
     step = next_confirm_step("on", "off", at(100), at(300), 1.0, False, False, None)
     assert step.next is Next.ASK_AGAIN
+
+
+def test_reads_come_soon_after_the_action_and_spread_out_to_the_configured_interval():
+    from pcs.domain.confirmation import confirm_interval
+    assert confirm_interval(0.0, 1.0) == 0.1            # just sent: read again shortly
+    assert confirm_interval(1.0, 1.0) == pytest.approx(0.2)
+    assert confirm_interval(2.5, 1.0) == pytest.approx(0.5)
+    assert confirm_interval(30.0, 1.0) == 1.0           # never rarer than configured
+    assert confirm_interval(0.0, 0.05) == 0.05          # nor slower than configured
