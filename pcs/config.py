@@ -18,8 +18,8 @@ def _env_name(f: dataclasses.Field) -> str:
     return f.metadata["env"]
 
 
-def _opt(default, env: str, help: str):
-    return field(default=default, metadata={"env": env, "help": help})
+def _opt(default, env: str, help: str, upstream: str | None = None):
+    return field(default=default, metadata={"env": env, "help": help, "upstream": upstream})
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,32 @@ class Settings:
         True, "PCS_BMC_VERIFY_TLS", "verify the certificates of BMCs read from SMD (false "
         "reproduces upstream's unverified TLS; logged at start)")
     log_level: str = _opt("INFO", "PCS_LOG_LEVEL", "log level of every process")
+    jwks_url: str | None = _opt(
+        None, "PCS_JWKS_URL", "URL of the JSON Web Key Set that signs bearer tokens; set = "
+        "every route but the probes needs a token", upstream="JWKS_URL")
+    jwks_refresh_s: float = _opt(
+        300.0, "PCS_JWKS_REFRESH_S", "seconds between fetches of the JWKS (and at most once "
+        "per 10 s on a token whose key is unknown)")
+    jwt_audience: str | None = _opt(
+        None, "PCS_JWT_AUDIENCE", "audience a token's aud must name (unset = any)")
+    jwt_issuer: str | None = _opt(
+        None, "PCS_JWT_ISSUER", "issuer a token's iss must be (unset = any)")
+    roles_claim: str | None = _opt(
+        None, "PCS_ROLES_CLAIM", "claim holding a token's roles, dotted for nested claims "
+        "(realm_access.roles); unset = any valid token may do everything")
+    read_role: str = _opt(
+        "pcs-read", "PCS_READ_ROLE", "role that may read: GETs, power-status, snapshots, "
+        "event streams")
+    operator_role: str = _opt(
+        "pcs-operator", "PCS_OPERATOR_ROLE", "role that may do everything (implies read)")
+    auth_disabled: bool = _opt(
+        False, "PCS_AUTH_DISABLED", "true = serve without authentication on a non-loopback "
+        "address (a warning at every start)")
+    max_body_bytes: int = _opt(
+        16 * 1024 * 1024, "PCS_MAX_BODY_BYTES", "bytes of a request body at most (413 above)")
+    max_streams: int = _opt(
+        0, "PCS_MAX_STREAMS", "event streams open at once per API process; 0 = the API "
+        "threads less a quarter (at least 4) kept for other requests")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":
@@ -104,6 +130,8 @@ class Settings:
         values = {}
         for f in dataclasses.fields(cls):
             raw = env.get(_env_name(f))
+            if not raw and f.metadata.get("upstream"):
+                raw = env.get(f.metadata["upstream"])   # the PCS_ name wins when both are set
             if raw is None or raw == "":
                 continue
             values[f.name] = _parse(f, raw)

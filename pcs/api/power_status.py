@@ -7,7 +7,7 @@ from flask import Blueprint, request
 from marshmallow import EXCLUDE, Schema, fields
 
 from pcs import queries
-from pcs.api.body import json_body
+from pcs.api.body import at_most, json_body
 from pcs.api.schemas import PowerStatusList, StrictString
 from pcs.api.services import services
 from pcs.domain import xnames
@@ -33,13 +33,16 @@ class PowerStatusQuery(Schema):
 
 @bp.get("/power-status")
 def get_power_status():
+    at_most({"xname": request.args.getlist("xname")}, "xname",
+            services().settings.max_locations)
     return _answer(request.args.getlist("xname"), request.args.get("powerStateFilter", ""),
                    request.args.get("managementStateFilter", ""))
 
 
 @bp.post("/power-status")
 def post_power_status():
-    args = PowerStatusQuery().load(json_body())
+    args = PowerStatusQuery().load(at_most(json_body(), "xname",
+                                           services().settings.max_locations))
     return _answer(args["xname"], args["powerStateFilter"], args["managementStateFilter"])
 
 
