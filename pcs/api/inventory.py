@@ -17,6 +17,8 @@ from pcs.models import Component
 from pcs.redfish.client import RedfishClient
 
 bp = Blueprint("inventory", __name__)
+# Changing any of these decides who receives the password, or whether it goes in clear text.
+WHERE_THE_PASSWORD_GOES = ("address", "scheme", "verify_tls", "ca_bundle")
 
 
 @bp.before_request
@@ -82,6 +84,12 @@ def patch_bmc(xname: str):
     changes = {renamed.get(k, k): v for k, v in changes.items()}
     with svc.db.transaction() as session:
         current = store.get_bmc(session, xnames.normalize(xname))
+        moved = sorted(k for k in WHERE_THE_PASSWORD_GOES
+                       if k in changes and changes[k] != getattr(current, k))
+        if moved and "password" not in changes:
+            # Else one PATCH would send the stored password to any address it names.
+            raise InvalidRequest(f"password: required when {', '.join(moved)} change "
+                                 "(the stored password is never sent to a new place)")
         # Verify with exactly what will be stored (an empty password is a password too).
         password = (changes["password"] if "password" in changes
                     else svc.credentials.decrypt(current.password_encrypted))
