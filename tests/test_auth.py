@@ -347,21 +347,37 @@ def test_transitions_record_the_subject_and_state_changes_are_audited(auth_clien
 def test_over_http_under_gunicorn_tokens_are_checked_and_audited(settings, scratch_dir, jwks,
                                                                  rsa_signer):
     import requests
+    from typer.testing import CliRunner
+
+    from pcs.cli.main import cli
     jwks.publish(rsa_signer)
-    env = dataclasses.replace(settings, jwks_url=jwks.url).as_env()
+    env = dataclasses.replace(settings, jwks_url=jwks.url, roles_claim="roles").as_env()
     log_path = scratch_dir / "auth-api.log"
     server = ApiServer(env, log_path)
     try:
         url = server.url
-        wait_for(lambda: requests.get(f"{url}/transitions", headers=bearer(
-            rsa_signer.token()), timeout=5).status_code == 200, timeout=20, what="the keys")
+        operator = rsa_signer.token(sub="bob", roles=["pcs-operator"])
+        wait_for(lambda: requests.get(f"{url}/transitions", headers=bearer(operator),
+                                      timeout=5).status_code == 200, timeout=20, what="the keys")
         assert requests.get(f"{url}/transitions", timeout=5).status_code == 401
         assert requests.get(f"{url}/liveness", timeout=5).status_code == 204
-        response = requests.post(f"{url}/v1/locks", headers=bearer(rsa_signer.token(sub="bob")),
+        response = requests.post(f"{url}/v1/locks", headers=bearer(operator),
                                  json={"xnames": ["x9998c0s0b0n0"], "reason": "audit"}, timeout=5)
         assert response.status_code == 200
-        requests.delete(f"{url}/v1/locks/x9998c0s0b0n0",
-                        headers=bearer(rsa_signer.token(sub="bob")), timeout=5)
+        requests.delete(f"{url}/v1/locks/x9998c0s0b0n0", headers=bearer(operator), timeout=5)
+        # The CLI sends its token (given, or from a file) and says what a 401 or 403 means.
+        token_file = scratch_dir / "reader.token"
+        token_file.write_text(rsa_signer.token(sub="rita", roles="pcs-read") + "\n")
+        runner = CliRunner()
+        anonymous = runner.invoke(cli, ["locks", "list", "--url", url], env={"PCS_TOKEN": None})
+        assert anonymous.exit_code == 2
+        assert "not authenticated" in anonymous.output and "no token found" in anonymous.output
+        listed = runner.invoke(cli, ["locks", "list", "--url", url, "--token", f"@{token_file}"])
+        assert listed.exit_code == 0, listed.output
+        from_env = runner.invoke(cli, ["locks", "add", "x9998c0s0b0n0", "--url", url],
+                                 env={"PCS_TOKEN_FILE": str(token_file), "PCS_TOKEN": None})
+        assert from_env.exit_code == 2
+        assert "not permitted" in from_env.output and "pcs-operator" in from_env.output
     finally:
         server.stop()
     lines = [line for line in log_path.read_text().splitlines() if "pcs.audit" in line]
