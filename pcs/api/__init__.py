@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from pcs.api import (auth, body, events, inventory, locks, power_cap, power_status, queue,
-                     service, transitions)
+from pcs.api import (auth, body, events, inventory, locks, openapi, power_cap, power_status,
+                     queue, service, transitions)
 from pcs.api.errors import register_error_handlers
 from pcs.api.services import Services
 from pcs.broker import Publisher
@@ -39,7 +39,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["pcs"] = Services(settings, database, Publisher(settings),
                                      reservation_source(settings),
                                      inventory_source(settings))
+    app.extensions["pcs.openapi"] = openapi.build(settings, V1_PREFIXES, ADDED_PREFIXES)
     for blueprint, prefixes in ((transitions.bp, V1_PREFIXES), (service.bp, V1_PREFIXES),
+                                (openapi.bp, V1_PREFIXES),
                                 (power_cap.bp, V1_PREFIXES), (power_status.bp, V1_PREFIXES),
                                 (inventory.bp, ADDED_PREFIXES),
                                 (queue.bp, ADDED_PREFIXES), (locks.bp, ADDED_PREFIXES),

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from pcs.api.body import json_body
-from pcs.api.schemas import BmcPatch, BmcRequest, BmcSchema, ComponentSchema
+from pcs.api.schemas import BmcList, BmcPatch, BmcRequest, BmcSchema, ComponentList
 from pcs.api.services import services
 from pcs.domain import xnames
 from pcs.domain.operations import supported_operations
@@ -61,8 +61,7 @@ def list_bmcs():
     with services().db.transaction() as session:
         bmcs = store.list_bmcs(session)
         members = _components_by_bmc(session)
-    return {"bmcs": BmcSchema(many=True).dump([_bmc_view(b, members.get(b.id, []))
-                                                for b in bmcs])}
+    return BmcList().dump({"bmcs": [_bmc_view(b, members.get(b.id, [])) for b in bmcs]})
 
 
 @bp.get("/inventory/bmcs/<xname>")
@@ -124,7 +123,7 @@ def list_components():
         view["bmc"] = bmc_xname
         view["supported"] = [op.value for op in supported_operations(component.allowable_values)]
         views.append(view)
-    return {"components": ComponentSchema(many=True).dump(views)}
+    return ComponentList().dump({"components": views})
 
 
 def _bmc_xname(text: str) -> xnames.Xname:

@@ -6,7 +6,7 @@ from flask import Blueprint
 from pcs import locks
 from pcs.api.auth import requester
 from pcs.api.body import at_most, json_body
-from pcs.api.schemas import LockRequest, LockSchema
+from pcs.api.schemas import LockList, LockRequest
 from pcs.api.services import services
 from pcs.api.targets import expand, single
 
@@ -20,13 +20,13 @@ def add_locks():
     names = expand(args["xnames"])
     with services().db.transaction() as session:
         added = locks.lock(session, names, args["reason"], requester())
-    return {"locks": LockSchema(many=True).dump(added)}
+    return LockList().dump({"locks": added})
 
 
 @bp.get("/locks")
 def list_locks():
     with services().db.transaction() as session:
-        return {"locks": LockSchema(many=True).dump(locks.list_locks(session))}
+        return LockList().dump({"locks": locks.list_locks(session)})
 
 
 @bp.delete("/locks/<xname>")

@@ -4,11 +4,10 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, request
-from marshmallow import EXCLUDE, Schema, fields
 
 from pcs import queries
 from pcs.api.body import at_most, json_body
-from pcs.api.schemas import PowerStatusList, StrictString
+from pcs.api.schemas import PowerStatusList, PowerStatusQuery
 from pcs.api.services import services
 from pcs.domain import xnames
 from pcs.errors import InvalidRequest
@@ -21,14 +20,6 @@ POWER_FILTERS = POWER_STATES + ("poweringon", "poweringoff")
 MANAGEMENT_STATES = ("available", "unavailable")
 NOT_IN_MAP = "Component not found in component map."
 NO_POWER_DATA = "Component can not have power state and managment state data"   # sic, upstream
-
-
-class PowerStatusQuery(Schema):
-    class Meta:
-        unknown = EXCLUDE
-    xname = fields.List(StrictString(), load_default=list)
-    powerStateFilter = StrictString(load_default="")
-    managementStateFilter = StrictString(load_default="")
 
 
 @bp.get("/power-status")

@@ -5,6 +5,7 @@ import time
 
 from flask import Blueprint
 
+from pcs.api.schemas import HealthSchema
 from pcs.api.services import services
 from pcs.errors import PcsError
 
@@ -45,8 +46,8 @@ def health():
         task_runner = NOT_CONNECTED
     inventory = checks["inventory"]
     state_manager = db if "ok" not in inventory else (OK if inventory["ok"] else NOT_CONNECTED)
-    return {"KvStore": db, "DistLocking": db, "StateManager": state_manager, "Vault": db,
-            "TaskRunner": task_runner}
+    return HealthSchema().dump({"KvStore": db, "DistLocking": db, "StateManager": state_manager,
+                                "Vault": db, "TaskRunner": task_runner})
 
 
 @bp.get("/health/details")

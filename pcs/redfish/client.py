@@ -123,7 +123,8 @@ class RedfishClient:
         self.session = requests.Session()
         # Environment variables (proxies, REQUESTS_CA_BUNDLE) must not change how BMCs are reached.
         self.session.trust_env = False
-        self.session.auth = (address.username, address.password)
+        # As UTF-8: requests would encode str credentials as Latin-1 and fail on others.
+        self.session.auth = (address.username.encode(), address.password.encode())
         self.session.headers.update({"Accept": "application/json"})
         if address.scheme == "https":
             self.session.verify = address.verify
