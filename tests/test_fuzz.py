@@ -72,7 +72,8 @@ def test_fuzzing_finds_no_server_error_and_no_answer_outside_the_document(fuzzed
          "--header", f"Authorization: Bearer {token}", "--exclude-path-regex", EXCLUDED,
          "--phases", "examples,coverage,fuzzing", "--request-timeout", "20",
          "--workers", "1", "--seed", "28007"],
-        capture_output=True, text=True, timeout=1500)
+        capture_output=True, text=True, timeout=1500,
+        cwd=scratch_dir)   # its cache of crashes goes there, not into the checkout
     (scratch_dir / "fuzz.out").write_text(run.stdout + run.stderr)   # the full account
     counts = summary(run.stdout)
     with capsys.disabled():
