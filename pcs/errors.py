@@ -44,3 +44,27 @@ class ConfigurationError(PcsError):
 class CredentialsUnavailable(PcsError):
     """A BMC's username and password cannot be had from the configured source (the task fails
     with this text)."""
+
+
+class NotAuthenticated(PcsError):
+    """No token, or one that does not verify (401); str() is upstream's exact text."""
+
+
+class NotPermitted(PcsError):
+    """A valid token without the role the route needs, or a foreign Origin or Host (403)."""
+
+
+class AuthenticationUnavailable(PcsError):
+    """The signing keys have not been fetched yet: fail closed (503)."""
+
+
+class RequestTooLarge(PcsError):
+    """A request body above PCS_MAX_BODY_BYTES (413)."""
+
+
+class UnsupportedContentType(PcsError):
+    """A browser-sent body that is not application/json (415)."""
+
+
+class TooManyStreams(PcsError):
+    """Every event stream slot of this API process is taken (503)."""

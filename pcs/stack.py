@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -16,11 +16,15 @@ import requests
 from pcs import migrate
 from pcs.config import Settings
 from pcs.embedded import EmbeddedServer, start_postgres, start_valkey
+from pcs.api.auth import check_bind
 from pcs.inventory.credentials import load_secret
+from pcs.secret_files import read_or_create
 
 STOP_TIMEOUT_S = 20.0
 SIMULATED_USER, SIMULATED_PASSWORD = "root", "initial0"   # the simulator's defaults
 READY_TIMEOUT_S = 60.0
+FLOWER_USER = "pcs"
+FLOWER_PASSWORD_FILE = "flower.password"
 
 
 @dataclass
@@ -29,6 +33,7 @@ class Child:
     argv: list[str]
     listens: str
     process: subprocess.Popen | None = None
+    env: dict[str, str] = field(default_factory=dict)   # secrets: in the environment, not argv
 
 
 class Stack:
@@ -47,6 +52,7 @@ class Stack:
     # -- start -----------------------------------------------------------------------------------
     def start(self) -> None:
         """Start everything; raises (after stopping what started) when a part fails."""
+        check_bind(self.settings, self.settings.api_host)   # before anything starts
         state = self.settings.state_path
         (state / "logs").mkdir(parents=True, exist_ok=True)
         try:
@@ -107,9 +113,12 @@ class Stack:
             Child("beat", celery + ["beat", "--loglevel", s.log_level, "--schedule",
                                     str(s.state_path / "celerybeat-schedule")],
                   f"reaper every {s.reap_interval_s:g} s"),
+            # Flower can revoke tasks and shut workers down: it asks for a password.
             Child("flower", celery + ["flower", "--address=127.0.0.1",
                                       f"--port={s.flower_port}"],
-                  f"http://127.0.0.1:{s.flower_port}"),
+                  f"http://127.0.0.1:{s.flower_port}  (user {FLOWER_USER}, password in "
+                  f"{s.state_path / FLOWER_PASSWORD_FILE})",
+                  env={"FLOWER_BASIC_AUTH": f"{FLOWER_USER}:{self.flower_password()}"}),
         ]
 
     @property
@@ -126,6 +135,9 @@ class Stack:
         self.settings = dataclasses.replace(self.settings, **changes)
         self.say(f"inventory: SMD (the simulator's face) at {self.settings.sms_server}; "
                  f"credentials: {self.settings.credential_source}")
+
+    def flower_password(self) -> str:
+        return read_or_create(self.settings.state_path / FLOWER_PASSWORD_FILE)
 
     def _simulator_child(self) -> Child:
         bmcs = (self.simulate + 1) // 2
@@ -147,6 +159,7 @@ class Stack:
         log = open(self.settings.state_path / "logs" / f"{child.name}.log", "ab")
         env = dict(os.environ)
         env.update(self.settings.as_env())
+        env.update(child.env)
         child.process = subprocess.Popen(child.argv, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, env=env,
                                          start_new_session=True)

@@ -281,3 +281,11 @@ def test_dockerignore_keeps_local_state_out_of_the_build_context():
     assert any("__pycache__" in line for line in lines)
     for needed in ("pcs", "workers", "migrations", "pyproject.toml", "alembic.ini"):
         assert needed not in lines, f".dockerignore excludes {needed}, which the image needs"
+
+
+def test_flower_needs_a_password_and_the_api_an_authentication_choice(services):
+    env = services["flower"]["environment"]
+    assert re.fullmatch(r"\$\{FLOWER_BASIC_AUTH:\?[^}]+\}", env["FLOWER_BASIC_AUTH"])
+    api = services["api"]["environment"]
+    assert api["JWKS_URL"] == "${JWKS_URL:-}"
+    assert api["PCS_AUTH_DISABLED"] == "${PCS_AUTH_DISABLED:-false}"

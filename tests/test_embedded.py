@@ -47,7 +47,8 @@ def test_postgres_keeps_data_across_restart(state_dir):
     server = start_postgres(state_dir, port)
     try:
         assert server.name == "postgresql"
-        assert server.url == f"postgresql+psycopg://postgres@127.0.0.1:{port}/pcs"
+        password = (state_dir / "postgres.password").read_text().strip()
+        assert server.url == f"postgresql+psycopg://postgres:{password}@127.0.0.1:{port}/pcs"
         with psycopg.connect(psycopg_url(server.url)) as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
             conn.execute("CREATE TABLE t (v text)")
@@ -99,7 +100,8 @@ def test_valkey_keeps_keys_across_restart(state_dir):
     server = start_valkey(state_dir, port)
     try:
         assert server.name == "valkey"
-        assert server.url == f"redis://127.0.0.1:{port}/0"
+        password = (state_dir / "valkey.password").read_text().strip()
+        assert server.url == f"redis://:{password}@127.0.0.1:{port}/0"
         client = redis.Redis.from_url(server.url)
         client.set("queued", "message")
         assert client.get("queued") == b"message"
@@ -161,3 +163,50 @@ def test_server_answers():
         port = listener.getsockname()[1]
         assert server_answers("127.0.0.1", port)
     assert not server_answers("127.0.0.1", port, timeout=0.2)
+
+
+def test_embedded_servers_refuse_a_client_without_the_generated_password(state_dir):
+    pg = start_postgres(state_dir, free_port())
+    valkey = start_valkey(state_dir, free_port())
+    try:
+        for name in ("postgres.password", "valkey.password"):
+            assert (state_dir / name).stat().st_mode & 0o777 == 0o600
+        pg_port = int(pg.url.rsplit(":", 1)[1].split("/")[0])
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(host="127.0.0.1", port=pg_port, user="postgres", dbname="pcs",
+                            connect_timeout=5)
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(host="127.0.0.1", port=pg_port, user="postgres", dbname="pcs",
+                            password="guess", connect_timeout=5)
+        stranger = redis.Redis.from_url(valkey.url.replace(
+            (state_dir / "valkey.password").read_text().strip(), ""))
+        with pytest.raises(redis.AuthenticationError):
+            stranger.set("rewritten", "bmc address")
+        stranger.close()
+        # The password is on no command line (every local user can read those).
+        for server in (pg, valkey):
+            argv = Path(f"/proc/{server.process.pid}/cmdline").read_bytes()
+            assert (state_dir / f"{'postgres' if server is pg else 'valkey'}.password"
+                    ).read_text().strip().encode() not in argv
+    finally:
+        pg.stop()
+        valkey.stop()
+
+
+def test_a_data_directory_made_with_trust_gets_a_password(state_dir):
+    port = free_port()
+    server = start_postgres(state_dir, port)
+    server.stop()
+    # As before passwords existed: trust for everyone, no password file.
+    (state_dir / "postgres.password").unlink()
+    hba = state_dir / "postgres" / "pg_hba.conf"
+    hba.write_text("host all all 127.0.0.1/32 trust\n")
+    server = start_postgres(state_dir, port)
+    try:
+        with psycopg.connect(psycopg_url(server.url)) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="pcs",
+                            connect_timeout=5)
+    finally:
+        server.stop()

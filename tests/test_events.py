@@ -410,7 +410,8 @@ def test_the_default_thread_count_serves_many_concurrent_streams(
     count = 20
     threads = Settings().api_threads
     assert threads > count
-    server = ApiServer(settings.as_env(), scratch_dir / "api-many.log", threads=threads)
+    server = ApiServer({**settings.as_env(), "PCS_API_THREADS": str(threads)},
+                       scratch_dir / "api-many.log", threads=threads)
     streams = []
     try:
         before = subscribers(settings)

@@ -186,7 +186,8 @@ def test_registration_body_that_is_not_a_json_object_is_400(client, data):
 def test_patch_changes_address_and_verify_tls(register, client, sim):
     assert register(8, index=1).status_code == 201
     response = client.patch(f"{BMCS}/x3000c0s8b0",
-                            json={"address": sim.address(2), "verifyTls": True})
+                            json={"address": sim.address(2), "verifyTls": True,
+                                  "password": PASSWORD})
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["address"] == sim.address(2)
     assert response.get_json()["verifyTls"] is True
@@ -198,7 +199,8 @@ def test_patch_changes_address_and_verify_tls(register, client, sim):
 def test_patch_to_an_unreachable_address_is_422_and_keeps_the_old_one(register, client, sim):
     assert register(9, index=1).status_code == 201
     detail = assert_problem(client.patch(f"{BMCS}/x3000c0s9b0",
-                                         json={"address": f"127.0.0.1:{closed_port()}"}), 422)
+                                         json={"address": f"127.0.0.1:{closed_port()}",
+                                               "password": PASSWORD}), 422)
     assert "connection" in detail.lower()
     assert client.get(f"{BMCS}/x3000c0s9b0").get_json()["address"] == sim.address(1)
 

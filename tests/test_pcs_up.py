@@ -53,11 +53,11 @@ class Up:
 SIMULATOR_PASSWORD = "initial0"   # what `pcs up --simulate` registers its BMCs with
 
 
-def _flower_tasks(port: int) -> str | None:
+def _flower_tasks(port: int, auth: tuple[str, str]) -> str | None:
     url = (f"http://127.0.0.1:{port}/tasks/datatable?draw=1&start=0&length=50"
            "&search%5Bvalue%5D=&order%5B0%5D%5Bcolumn%5D=0&order%5B0%5D%5Bdir%5D=desc"
            "&columns%5B0%5D%5Bdata%5D=name")
-    text = requests.get(url, timeout=10).text
+    text = requests.get(url, timeout=10, auth=auth).text
     return text if "pcs.run_steps" in text else None
 
 
@@ -87,9 +87,15 @@ def test_embedded_stack_runs_a_transition_stops_cleanly_and_restarts_on_its_stat
         body = _power_on(up.api, "x1000c0s0b0n0")
         assert body["tasks"] == [{"xname": "x1000c0s0b0n0", "taskStatus": "succeeded",
                                   "taskStatusDescription": "Transition confirmed, on"}]
-        assert requests.get(f"http://127.0.0.1:{up.flower_port}/", timeout=10).status_code == 200
+        # Flower (it can shut workers down) asks for the password kept in the state dir.
+        flower = f"http://127.0.0.1:{up.flower_port}/"
+        assert requests.get(flower, timeout=10).status_code == 401
+        password_file = state_dir / "flower.password"
+        assert password_file.stat().st_mode & 0o777 == 0o600
+        auth = ("pcs", password_file.read_text().strip())
+        assert requests.get(flower, timeout=10, auth=auth).status_code == 200
         # Flower's task list shows the step with a task ID and xname, never the BMC password.
-        flower_tasks = wait_for(lambda: _flower_tasks(up.flower_port), timeout=20,
+        flower_tasks = wait_for(lambda: _flower_tasks(up.flower_port, auth), timeout=20,
                                 what="Flower to list the task")
         assert "([1], ['x1000c0s0b0n0'])" in flower_tasks
         assert SIMULATOR_PASSWORD not in flower_tasks
@@ -129,3 +135,13 @@ def test_stack_uses_external_servers_when_urls_are_set(state_dir, server_urls):
         if up is not None:
             assert up.stop() == 0
         admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_without_authentication_pcs_up_refuses_a_non_loopback_address(state_dir):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PCS_")}
+    env.update({"PCS_STATE_DIR": str(state_dir), "PCS_API_HOST": "0.0.0.0"})
+    done = subprocess.run([sys.executable, "-m", "pcs.cli.main", "up"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "PCS_AUTH_DISABLED" in done.stdout + done.stderr
+    assert not (state_dir / "postgres").exists()   # refused before anything started

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from pcs.api import (events, inventory, locks, power_cap, power_status, queue, service,
-                     transitions)
+from pcs.api import (auth, body, events, inventory, locks, openapi, power_cap, power_status,
+                     queue, service, transitions)
 from pcs.api.errors import register_error_handlers
 from pcs.api.services import Services
 from pcs.broker import Publisher
@@ -30,7 +30,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask("pcs")
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
-    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
+    body.install(app, settings)   # size, Origin and type first: they need no key
+    auth.install(app, settings)
     # Event streams hold a thread each but a connection only while they read: the pool need
     # not grow with the thread count.
     database = Database(settings.database_url, pool_size=min(settings.api_threads, 16))
@@ -42,7 +43,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         # Refuse to start on an incomplete Vault or fake-store configuration (the local
         # store's key is needed only once a BMC is registered).
         app.extensions["pcs"].credential_source
+    app.extensions["pcs.openapi"] = openapi.build(settings, V1_PREFIXES, ADDED_PREFIXES)
     for blueprint, prefixes in ((transitions.bp, V1_PREFIXES), (service.bp, V1_PREFIXES),
+                                (openapi.bp, V1_PREFIXES),
                                 (power_cap.bp, V1_PREFIXES), (power_status.bp, V1_PREFIXES),
                                 (power_cap.added_bp, ADDED_PREFIXES),
                                 (inventory.bp, ADDED_PREFIXES),

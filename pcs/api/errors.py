@@ -9,16 +9,18 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from pcs.errors import (BmcRegistrationFailed, BrokerUnavailable, Conflict,
-                        DatabaseUnavailable, InvalidRequest, NotFound, PcsError,
-                        TooManyLocations, TransitionFinished)
+from pcs.errors import (AuthenticationUnavailable, BmcRegistrationFailed, BrokerUnavailable,
+                        Conflict, DatabaseUnavailable, InvalidRequest, NotAuthenticated,
+                        NotFound, NotPermitted, PcsError, RequestTooLarge, TooManyLocations,
+                        TooManyStreams, TransitionFinished, UnsupportedContentType)
 
 log = logging.getLogger(__name__)
 
 STATUS_FOR: dict[type[PcsError], int] = {
-    InvalidRequest: 400, TransitionFinished: 400, NotFound: 404, Conflict: 409,
-    TooManyLocations: 413, BmcRegistrationFailed: 422, DatabaseUnavailable: 503,
-    BrokerUnavailable: 503,
+    InvalidRequest: 400, TransitionFinished: 400, NotAuthenticated: 401, NotPermitted: 403,
+    NotFound: 404, Conflict: 409, TooManyLocations: 413, RequestTooLarge: 413,
+    UnsupportedContentType: 415, BmcRegistrationFailed: 422, DatabaseUnavailable: 503,
+    BrokerUnavailable: 503, AuthenticationUnavailable: 503, TooManyStreams: 503,
 }
 
 
@@ -65,7 +67,10 @@ def register_error_handlers(app: Flask) -> None:
         if status >= 500:
             # Outages and configuration errors say what is wrong; they carry no secrets.
             log.error("request failed: %s", error)
-        return problem(status, str(error))
+        response = problem(status, str(error))
+        if status == 401:
+            response[2]["WWW-Authenticate"] = "Bearer"   # RFC 6750: how to authenticate
+        return response
 
     @app.errorhandler(ValidationError)
     def invalid(error: ValidationError):

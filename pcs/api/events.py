@@ -31,7 +31,9 @@ from pcs.api.schemas import rfc3339, summary_fast
 from pcs.api.services import Services, services
 from pcs.api.targets import expand
 from pcs.api.ids import parse_uuid
-from pcs.errors import DatabaseUnavailable, InvalidRequest, NotFound
+from pcs.config import Settings
+from pcs.errors import (ConfigurationError, DatabaseUnavailable, InvalidRequest, NotFound,
+                        TooManyStreams)
 from pcs.models import Transition
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,34 @@ def _per_app(state) -> None:
     state.app.extensions["pcs.event_redis"] = redis.Redis.from_url(
         settings.broker_url, socket_connect_timeout=3, socket_timeout=10)
     state.app.extensions["pcs.event_progress"] = SharedProgress()
+    state.app.extensions["pcs.stream_slots"] = StreamSlots(stream_limit(settings))
+
+
+def stream_limit(settings: Settings) -> int:
+    """Streams open at once: below the thread count, so that probes and other requests always
+    find a thread. Raises ConfigurationError for a PCS_MAX_STREAMS that leaves none."""
+    threads = settings.api_threads
+    if settings.max_streams >= threads:
+        raise ConfigurationError(f"PCS_MAX_STREAMS={settings.max_streams} must be below "
+                                 f"PCS_API_THREADS={threads}: each stream holds a thread")
+    return settings.max_streams or max(1, threads - max(4, threads // 4))
+
+
+class StreamSlots:
+    """A count of the streams open in this process, refusing one more than the limit."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._free = threading.BoundedSemaphore(limit)
+
+    def hold(self, response: Response) -> Response:
+        """The response, holding a slot until it is closed. Raises TooManyStreams."""
+        if not self._free.acquire(blocking=False):
+            raise TooManyStreams(f"all {self.limit} event streams of this API process are "
+                                 "open (PCS_MAX_STREAMS); try again later")
+        # Closed by the server when the client leaves or the stream ends, started or not.
+        response.call_on_close(self._free.release)
+        return response
 
 
 bp.record_once(_per_app)
@@ -96,7 +126,8 @@ def last_event_id() -> int | None:
 
 def _response(body: Iterator[str]) -> Response:
     # content_type, not mimetype: exactly text/event-stream, without a charset parameter.
-    return Response(body, content_type="text/event-stream", headers=HEADERS)
+    response = Response(body, content_type="text/event-stream", headers=HEADERS)
+    return current_app.extensions["pcs.stream_slots"].hold(response)
 
 
 def _subscriber(svc: Services) -> Subscriber:

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from pcs.api.body import json_body
-from pcs.api.schemas import BmcPatch, BmcRequest, BmcSchema, ComponentSchema
+from pcs.api.schemas import BmcList, BmcPatch, BmcRequest, BmcSchema, ComponentList
 from pcs.api.services import services
 from pcs.domain import xnames
 from pcs.domain.operations import supported_operations
@@ -17,6 +17,8 @@ from pcs.models import Component
 from pcs.redfish.client import RedfishClient
 
 bp = Blueprint("inventory", __name__)
+# Changing any of these decides who receives the password, or whether it goes in clear text.
+WHERE_THE_PASSWORD_GOES = ("address", "scheme", "verify_tls", "ca_bundle")
 
 
 @bp.before_request
@@ -59,8 +61,7 @@ def list_bmcs():
     with services().db.transaction() as session:
         bmcs = store.list_bmcs(session)
         members = _components_by_bmc(session)
-    return {"bmcs": BmcSchema(many=True).dump([_bmc_view(b, members.get(b.id, []))
-                                                for b in bmcs])}
+    return BmcList().dump({"bmcs": [_bmc_view(b, members.get(b.id, [])) for b in bmcs]})
 
 
 @bp.get("/inventory/bmcs/<xname>")
@@ -82,6 +83,12 @@ def patch_bmc(xname: str):
     changes = {renamed.get(k, k): v for k, v in changes.items()}
     with svc.db.transaction() as session:
         current = store.get_bmc(session, xnames.normalize(xname))
+        moved = sorted(k for k in WHERE_THE_PASSWORD_GOES
+                       if k in changes and changes[k] != getattr(current, k))
+        if moved and "password" not in changes:
+            # Else one PATCH would send the stored password to any address it names.
+            raise InvalidRequest(f"password: required when {', '.join(moved)} change "
+                                 "(the stored password is never sent to a new place)")
         # Verify with exactly what will be stored (an empty password is a password too).
         if "password" not in changes and current.password_encrypted is None:
             raise InvalidRequest(f"BMC {current.xname} has no stored password: give one")
@@ -118,7 +125,7 @@ def list_components():
         view["bmc"] = bmc_xname
         view["supported"] = [op.value for op in supported_operations(component.allowable_values)]
         views.append(view)
-    return {"components": ComponentSchema(many=True).dump(views)}
+    return ComponentList().dump({"components": views})
 
 
 def _bmc_xname(text: str) -> xnames.Xname:

@@ -1,11 +1,12 @@
 """The /locks blueprint (an addition): administrator locks on components."""
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint
 
 from pcs import locks
-from pcs.api.body import json_body
-from pcs.api.schemas import LockRequest, LockSchema
+from pcs.api.auth import requester
+from pcs.api.body import at_most, json_body
+from pcs.api.schemas import LockList, LockRequest
 from pcs.api.services import services
 from pcs.api.targets import expand, single
 
@@ -14,18 +15,18 @@ bp = Blueprint("locks", __name__)
 
 @bp.post("/locks")
 def add_locks():
-    args = LockRequest().load(json_body())
+    args = LockRequest().load(at_most(json_body(), "xnames",
+                                      services().settings.max_locations))
     names = expand(args["xnames"])
-    who = {"address": request.remote_addr, "userAgent": request.headers.get("User-Agent", "")}
     with services().db.transaction() as session:
-        added = locks.lock(session, names, args["reason"], who)
-    return {"locks": LockSchema(many=True).dump(added)}
+        added = locks.lock(session, names, args["reason"], requester())
+    return LockList().dump({"locks": added})
 
 
 @bp.get("/locks")
 def list_locks():
     with services().db.transaction() as session:
-        return {"locks": LockSchema(many=True).dump(locks.list_locks(session))}
+        return LockList().dump({"locks": locks.list_locks(session)})
 
 
 @bp.delete("/locks/<xname>")

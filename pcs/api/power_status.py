@@ -4,11 +4,10 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, request
-from marshmallow import EXCLUDE, Schema, fields
 
 from pcs import queries
-from pcs.api.body import json_body
-from pcs.api.schemas import PowerStatusList, StrictString
+from pcs.api.body import at_most, json_body
+from pcs.api.schemas import PowerStatusList, PowerStatusQuery
 from pcs.api.services import services
 from pcs.domain import xnames
 from pcs.errors import InvalidRequest
@@ -23,23 +22,18 @@ NOT_IN_MAP = "Component not found in component map."
 NO_POWER_DATA = "Component can not have power state and managment state data"   # sic, upstream
 
 
-class PowerStatusQuery(Schema):
-    class Meta:
-        unknown = EXCLUDE
-    xname = fields.List(StrictString(), load_default=list)
-    powerStateFilter = StrictString(load_default="")
-    managementStateFilter = StrictString(load_default="")
-
-
 @bp.get("/power-status")
 def get_power_status():
+    at_most({"xname": request.args.getlist("xname")}, "xname",
+            services().settings.max_locations)
     return _answer(request.args.getlist("xname"), request.args.get("powerStateFilter", ""),
                    request.args.get("managementStateFilter", ""))
 
 
 @bp.post("/power-status")
 def post_power_status():
-    args = PowerStatusQuery().load(json_body())
+    args = PowerStatusQuery().load(at_most(json_body(), "xname",
+                                           services().settings.max_locations))
     return _answer(args["xname"], args["powerStateFilter"], args["managementStateFilter"])
 
 

@@ -5,7 +5,7 @@ from flask import Blueprint, request
 from sqlalchemy import exists, select
 
 from pcs import queries
-from pcs.api.schemas import ComponentQueueSchema
+from pcs.api.schemas import ComponentQueueSchema, QueueList
 from pcs.api.services import services
 from pcs.api.targets import expand, single
 from pcs.errors import NotFound
@@ -19,7 +19,7 @@ def list_queues():
     names = expand(request.args.getlist("xname")) or None
     with services().db.transaction() as session:
         queues = queries.component_queues(session, names)
-    return {"queues": ComponentQueueSchema(many=True).dump(queues)}
+    return QueueList().dump({"queues": queues})
 
 
 @bp.get("/queue/<xname>")

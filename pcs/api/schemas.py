@@ -33,6 +33,10 @@ class StrictString(fields.String):
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str):
             raise ValidationError("Not a valid string.")
+        try:
+            value.encode()
+        except UnicodeEncodeError:   # a lone surrogate: JSON allows it, UTF-8 does not
+            raise ValidationError("Not valid Unicode text.") from None
         return super()._deserialize(value, attr, data, **kwargs)
 
 
@@ -220,7 +224,7 @@ class ComponentSchema(Schema):
     type = fields.String()
     bmc = fields.String()
     redfishPath = fields.String(attribute="redfish_path")
-    resetTarget = fields.String(attribute="reset_target")
+    resetTarget = fields.String(attribute="reset_target", allow_none=True)
     allowableValues = fields.List(fields.String(), attribute="allowable_values")
     supportedPowerTransitions = fields.List(fields.String(), attribute="supported")
     powerState = fields.String(attribute="power_state")
@@ -326,3 +330,52 @@ class PowerStatusSchema(Schema):
 
 class PowerStatusList(Schema):
     status = fields.Nested(PowerStatusSchema, many=True)
+
+
+class PowerStatusQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+    xname = fields.List(StrictString(), load_default=list)
+    powerStateFilter = StrictString(load_default="")
+    managementStateFilter = StrictString(load_default="")
+
+
+# -- lists of the additions, problems, health -------------------------------------------------
+class BmcList(Schema):
+    bmcs = fields.Nested(BmcSchema, many=True)
+
+
+class ComponentList(Schema):
+    components = fields.Nested(ComponentSchema, many=True)
+
+
+class QueueList(Schema):
+    queues = fields.Nested(ComponentQueueSchema, many=True)
+
+
+class LockList(Schema):
+    locks = fields.Nested(LockSchema, many=True)
+
+
+class ProblemSchema(Schema):
+    """RFC 7807, as every error is answered (pcs/api/errors.py)."""
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    instance = fields.String()
+
+
+class HealthSchema(Schema):
+    KvStore = fields.String()
+    DistLocking = fields.String()
+    StateManager = fields.String()
+    Vault = fields.String()
+    TaskRunner = fields.String()
+
+
+class HealthDetailsSchema(Schema):
+    database = fields.Dict()
+    broker = fields.Dict()
+    workers = fields.Dict()
+    inventory = fields.Dict()

@@ -5,6 +5,7 @@ import time
 
 from flask import Blueprint
 
+from pcs.api.schemas import HealthSchema
 from pcs.api.services import services
 from pcs.errors import PcsError
 from pcs.sources.credentials import CONNECTED, DISABLED, NOT_CONNECTED, NOT_RESPONSIVE
@@ -43,8 +44,8 @@ def health():
         task_runner = NOT_CONNECTED
     inventory = checks["inventory"]
     state_manager = db if "ok" not in inventory else (CONNECTED if inventory["ok"] else NOT_CONNECTED)
-    return {"KvStore": db, "DistLocking": db, "StateManager": state_manager,
-            "Vault": _vault(), "TaskRunner": task_runner}
+    return HealthSchema().dump({"KvStore": db, "DistLocking": db, "StateManager": state_manager,
+                                "Vault": _vault(), "TaskRunner": task_runner})
 
 
 def _vault() -> str:

@@ -4,13 +4,13 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from pcs import queries, scheduler, task_reservations
-from pcs.api.body import json_body
+from pcs.api.auth import requester
+from pcs.api.body import at_most, json_body
 from pcs.api.ids import parse_uuid
 from pcs.api.schemas import (AbortAccepted, PageArgs, TaskExchanges, TransitionCreated,
                              TransitionRequest, detail_fast)
 from pcs.api.services import services
 from pcs.domain import outcomes, xnames
-from pcs.errors import TooManyLocations
 
 bp = Blueprint("transitions", __name__)
 
@@ -18,18 +18,15 @@ bp = Blueprint("transitions", __name__)
 @bp.post("/transitions")
 def create_transition():
     svc = services()
-    args = TransitionRequest().load(json_body())
-    if len(args["location"]) > svc.settings.max_locations:
-        raise TooManyLocations(f"{len(args['location'])} locations; at most "
-                               f"{svc.settings.max_locations} per request (PCS_MAX_LOCATIONS)")
+    # Counted before the schema loads each location (100,000 of them take seconds).
+    args = TransitionRequest().load(at_most(json_body(), "location", svc.settings.max_locations))
     svc.publisher.ping()   # broker down: 503 before anything is stored
     locations = [scheduler.Location(loc["xname"], loc["deputyKey"]) for loc in args["location"]]
     # SMD is read before the transition is stored, outside any database transaction; a failed
     # read still answers 200 and ends the tasks with upstream's reason.
     source_errors = svc.inventory.prepare(svc.db, sorted(
         {p.name for p in map(xnames.parse, (loc.xname for loc in locations)) if p is not None}))
-    requested_by = {"address": request.remote_addr,
-                    "userAgent": request.headers.get("User-Agent", "")}
+    requested_by = requester()
     with svc.db.transaction() as session:
         transition = scheduler.submit(session, svc.settings, args["operation"],
                                       args["taskDeadlineMinutes"], locations, requested_by,

@@ -34,6 +34,7 @@ def up(simulate: int = typer.Option(0, help="also simulate N nodes, two per node
     """Start PostgreSQL and Valkey (embedded unless PCS_DATABASE_URL / PCS_BROKER_URL are set),
     apply migrations, and run api, worker, beat and Flower until Ctrl-C or SIGTERM."""
     from pcs.embedded import EmbeddedServerError
+    from pcs.errors import ConfigurationError
     from pcs.logs import configure_logging
     from pcs.stack import Stack
 
@@ -48,7 +49,7 @@ def up(simulate: int = typer.Option(0, help="also simulate N nodes, two per node
                   say=lambda m: console.print(m, highlight=False))
     try:
         stack.start()
-    except (EmbeddedServerError, RuntimeError) as exc:
+    except (EmbeddedServerError, RuntimeError, ConfigurationError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1)
     console.print("[green]pcs is up.[/green] Ctrl-C stops everything.")
@@ -93,6 +94,41 @@ def simulate(ctx: typer.Context):
     raise typer.Exit(simulator_main(list(ctx.args)) or 0)
 
 
+secrets_app = typer.Typer(no_args_is_help=True, help="The key that encrypts BMC passwords.")
+
+
+@secrets_app.command("rotate")
+def rotate_secret():
+    """Re-encrypt every stored BMC password under a new key. With the key file in the state
+    directory the new key is made here and the old one dropped once all are done; with
+    PCS_SECRET_KEY, set it to NEW,OLD on every pcs process first."""
+    from pcs.db import Database
+    from pcs.embedded import postgres_url
+    from pcs.errors import ConfigurationError
+    from pcs.inventory.credentials import rotate_keys
+
+    settings = _settings()
+    try:
+        url = settings.database_url or postgres_url(settings.state_path,
+                                                    settings.embedded_pg_port)
+    except OSError:
+        console.print("[red]error:[/red] no PCS_DATABASE_URL and no embedded PostgreSQL in "
+                      f"{settings.state_path} (start it with 'pcs up')")
+        raise typer.Exit(2)
+    database = Database(url, pool_size=1)
+    try:
+        count = rotate_keys(settings, database)
+    except ConfigurationError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    finally:
+        database.dispose()
+    console.print(f"{count} BMC passwords re-encrypted under the new key")
+    if settings.secret_key:
+        console.print("now remove the old keys from PCS_SECRET_KEY and restart every process")
+
+
+cli.add_typer(secrets_app, name="secrets")
 cli.command("power")(power.power)
 cli.add_typer(cap.app, name="cap")
 cli.add_typer(transitions.app, name="transitions")

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from pcs.domain import xnames
 from pcs.errors import BmcRegistrationFailed
 from pcs.inventory.capping_discovery import discover_capping
-from pcs.redfish.client import POWER_STATE_FOR, Exchange, RedfishClient
+from pcs.redfish.client import POWER_STATE_FOR, Exchange, RedfishClient, bmc_path
 
 SERVICE_ROOT = "/redfish/v1/"
 BMC_TYPES = ("NodeBMC", "ChassisBMC", "RouterBMC")
@@ -107,7 +107,7 @@ def _outlets(client, root, controller_xname) -> list[DiscoveredComponent]:
             state = str(outlet.get("PowerState") or "").lower()
             found.append(DiscoveredComponent(
                 f"{controller_xname}p{p}v{v}", "CabinetPDUPowerConnector", outlet_path,
-                action.get("target"),
+                _target(action),
                 [str(x) for x in action.get("PowerState@Redfish.AllowableValues") or []],
                 POWER_STATE_FOR.get(state, "undefined"), reset_parameter="PowerState"))
     return found
@@ -134,7 +134,7 @@ def _manager(client, root, bmc: xnames.Xname) -> list[DiscoveredComponent]:
 def _read(client, xname, type_, path, action) -> DiscoveredComponent:
     exchange = client.get(path)
     resource = _json_or_fail(exchange, f"read {path}")
-    # Redirects are followed; keep the path the BMC finally answered at.
+    # Redirects are followed on the BMC itself; keep the path it finally answered at.
     path = urlsplit(exchange.final_url).path if exchange.final_url else path
     component = _component(xname, type_, path, resource, action, client)
     return replace(component, capping=discover_capping(client, resource))
@@ -143,14 +143,20 @@ def _read(client, xname, type_, path, action) -> DiscoveredComponent:
 def _component(xname, type_, path, resource, action_name, client) -> DiscoveredComponent:
     action = (resource.get("Actions") or {}).get(action_name) or {}
     allowable = action.get("ResetType@Redfish.AllowableValues")
-    if allowable is None and action.get("@Redfish.ActionInfo"):
+    if allowable is None and isinstance(action.get("@Redfish.ActionInfo"), str):
         allowable = _action_info_values(client, action["@Redfish.ActionInfo"])
     if type_ in BMC_TYPES:
         state = "on"   # a manager that answers is on
     else:
         state = POWER_STATE_FOR.get(str(resource.get("PowerState") or "").lower(), "undefined")
-    return DiscoveredComponent(xname, type_, path, action.get("target"),
+    return DiscoveredComponent(xname, type_, path, _target(action),
                                [str(v) for v in allowable or []], state)
+
+
+def _target(action: dict) -> str | None:
+    """The action's target as a path: the BMC's answer names no host we send to."""
+    target = action.get("target")
+    return bmc_path(target) if isinstance(target, str) and target else None
 
 
 def _members(client, root, collection, required=True) -> list[str]:
@@ -187,6 +193,6 @@ def _json_or_fail(exchange: Exchange, what: str) -> dict:
 
 def _link(resource: dict, key: str | None = None) -> str | None:
     value = resource.get(key) if key else resource
-    if isinstance(value, dict):
-        return value.get("@odata.id")
+    if isinstance(value, dict) and isinstance(value.get("@odata.id"), str):
+        return bmc_path(value["@odata.id"])
     return None

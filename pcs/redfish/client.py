@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import tempfile
 import threading
 import time
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from datetime import datetime, timezone
 from typing import Callable
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -17,12 +18,25 @@ import urllib3
 from pcs.redfish.messages import describe_http_error
 
 RESPONSE_KEEP_BYTES = 4096
+# A Redfish resource is a few kilobytes; a BMC that sends more is not read further.
+RESPONSE_MAX_BYTES = 2 * 1024 * 1024
+REDIRECTS_FOLLOWED = 3     # by path, on the BMC's own address only
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 READ_ATTEMPTS = 3          # a GET is retried on transport errors and 5xx, never a POST
 READ_RETRY_PAUSE_S = 0.2
 
 # Redfish PowerState -> the PCS powerState of a component (a state in motion has not arrived).
 POWER_STATE_FOR = {"on": "on", "off": "off", "poweringon": "off", "poweringoff": "on",
                    "paused": "on"}
+
+
+def bmc_path(url: str) -> str:
+    """The path (and query) of a URL a BMC gave, in an action target, a Members link, a
+    Location header or anywhere else. Scheme, host and port always come from the registered
+    address: a BMC that names another host must not receive our credentials there."""
+    parts = urlsplit(url)
+    path = parts.path if parts.path.startswith("/") else "/" + parts.path
+    return path + (f"?{parts.query}" if parts.query else "")
 
 
 def in_motion(exchange: "Exchange") -> bool:
@@ -87,7 +101,7 @@ class Exchange:
     error: str | None = None           # operator-facing text quoting the BMC
     latency_ms: float | None = None
     json: dict | None = field(default=None, repr=False)
-    final_url: str | None = None       # after redirects
+    final_url: str | None = None       # path answered at, after redirects on this BMC
     retry_after_s: float | None = None  # a busy BMC's Retry-After, in seconds
     location: str | None = None        # path of the task monitor of a 202 Accepted
     earlier: list["Exchange"] = field(default_factory=list, repr=False)  # retried attempts
@@ -114,7 +128,8 @@ class RedfishClient:
         self.session = requests.Session()
         # Environment variables (proxies, REQUESTS_CA_BUNDLE) must not change how BMCs are reached.
         self.session.trust_env = False
-        self.session.auth = (address.username, address.password)
+        # As UTF-8: requests would encode str credentials as Latin-1 and fail on others.
+        self.session.auth = (address.username.encode(), address.password.encode())
         self.session.headers.update({"Accept": "application/json"})
         if address.scheme == "https":
             self.session.verify = address.verify
@@ -161,13 +176,11 @@ class RedfishClient:
         self.session.close()
 
     def _send(self, method: str, path: str, body: dict | None, read_timeout: float) -> Exchange:
-        url = urljoin(self.address.base_url, path)
-        exchange = Exchange(method, urlsplit(url).path or "/", body, datetime.now(timezone.utc))
+        path = bmc_path(path)
+        exchange = Exchange(method, urlsplit(path).path, body, datetime.now(timezone.utc))
         started = time.monotonic()
         try:
-            response = self.session.request(
-                method, url, json=body, timeout=(self.connect_timeout_s, read_timeout),
-                allow_redirects=True)
+            response = self._request(method, path, body, read_timeout)
         except requests.exceptions.SSLError as exc:
             exchange.error_class, exchange.error = "tls", f"TLS error talking to BMC: {_root(exc)}"
         except (requests.exceptions.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError):
@@ -191,14 +204,53 @@ class RedfishClient:
         exchange.latency_ms = round((time.monotonic() - started) * 1000, 3)
         return exchange
 
+    def _request(self, method: str, path: str, body: dict | None,
+                 read_timeout: float) -> requests.Response:
+        """The BMC's answer, its body read (at most RESPONSE_MAX_BYTES). Redirects of a read
+        are followed by their path on this BMC; requests never follows one with our
+        credentials to wherever the BMC points."""
+        for _ in range(REDIRECTS_FOLLOWED + 1):
+            response = self.session.request(
+                method, self.address.base_url + path, json=body, stream=True,
+                timeout=(self.connect_timeout_s, read_timeout), allow_redirects=False)
+            location = response.headers.get("Location")
+            if method != "GET" or response.status_code not in REDIRECT_STATUSES or not location:
+                break
+            response.close()
+            path = bmc_path(location)
+        _read_capped(response)
+        response.url = path   # where it answered, as a path of this BMC
+        return response
+
+
+def _read_capped(response: requests.Response) -> None:
+    """Read the body into response.content, or stop at RESPONSE_MAX_BYTES (marking the
+    response `oversize` and closing its connection)."""
+    data, response.oversize = bytearray(), False
+    try:
+        for chunk in response.iter_content(64 * 1024):
+            data += chunk
+            if len(data) > RESPONSE_MAX_BYTES:
+                response.oversize = True
+                del data[RESPONSE_MAX_BYTES:]
+                break
+    finally:
+        response.close()
+    response._content = bytes(data)   # what .text and .json() read
+
 
 def _fill_from_response(exchange: Exchange, response: requests.Response) -> None:
     exchange.status_code = response.status_code
     exchange.final_url = response.url
+    if response.oversize:
+        exchange.error_class = "http"
+        exchange.error = (f"BMC answer larger than {RESPONSE_MAX_BYTES} bytes "
+                          f"(HTTP {response.status_code}); not read further")
+        return
     text = response.text or ""
     exchange.response_body = text[:RESPONSE_KEEP_BYTES]
     try:
-        exchange.json = response.json() if text.strip() else None
+        exchange.json = json.loads(text) if text.strip() else None
     except ValueError:
         exchange.json = None
     retry_after = response.headers.get("Retry-After", "")
@@ -206,7 +258,7 @@ def _fill_from_response(exchange: Exchange, response: requests.Response) -> None
         exchange.retry_after_s = float(retry_after)
     if response.status_code == 202:
         location = response.headers.get("Location", "")
-        exchange.location = urlsplit(location).path or None
+        exchange.location = urlsplit(bmc_path(location)).path if location else None
     if response.status_code in (401, 403):
         exchange.error_class = "auth"
         exchange.error = ("Authentication with the BMC failed (check its username and password): "
