@@ -42,7 +42,7 @@ def up(simulate: int = typer.Option(0, help="also simulate N nodes, two per node
         console.print("[red]error:[/red] --smd runs against the simulator's SMD face: give "
                       "--simulate N too (for a real SMD, set SMS_SERVER instead)")
         raise typer.Exit(2)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format, process="up")
     stack = Stack(settings, simulate=simulate, sim_port_base=sim_port_base,
                   sim_power_delay_s=sim_power_delay, smd=smd,
                   say=lambda m: console.print(m, highlight=False))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import tempfile
 import threading
 import time
@@ -14,6 +15,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 
+from pcs import metrics
 from pcs.redfish.messages import describe_http_error
 
 RESPONSE_KEEP_BYTES = 4096
@@ -160,6 +162,7 @@ class RedfishClient:
         url = urljoin(self.address.base_url, path)
         exchange = Exchange(method, urlsplit(url).path or "/", body, datetime.now(timezone.utc))
         started = time.monotonic()
+        failure = None   # the metrics' finer name of a connection error
         try:
             response = self.session.request(
                 method, url, json=body, timeout=(self.connect_timeout_s, read_timeout),
@@ -176,6 +179,7 @@ class RedfishClient:
         except requests.exceptions.ConnectionError as exc:
             exchange.error_class = "connection"
             exchange.error = _connection_error(self.address.host_port, exc)
+            failure = connection_failure(exc)
             # Refused: never reached the BMC. Closed or reset: it may have been read.
             exchange.maybe_delivered = "refused" not in exchange.error
         except requests.exceptions.RequestException as exc:
@@ -184,7 +188,10 @@ class RedfishClient:
             _fill_from_response(exchange, response)
             if response.status_code == 401 and self.on_unauthorized is not None:
                 self.on_unauthorized()
-        exchange.latency_ms = round((time.monotonic() - started) * 1000, 3)
+        elapsed_s = time.monotonic() - started
+        exchange.latency_ms = round(elapsed_s * 1000, 3)
+        metrics.bmc_request_done(method, exchange.status_code, failure or exchange.error_class,
+                                 elapsed_s)
         return exchange
 
 
@@ -210,6 +217,27 @@ def _fill_from_response(exchange: Exchange, response: requests.Response) -> None
     elif response.status_code >= 400:
         exchange.error_class = "http"
         exchange.error = describe_http_error(response.status_code, exchange.json, text)
+
+
+def connection_failure(exc: BaseException) -> str:
+    """'refused' (the request never reached the BMC), 'closed' (the BMC dropped the
+    connection, perhaps after reading the request) or 'connection' (anything else), by the
+    exception types that requests and urllib3 wrap."""
+    seen, pending = set(), [exc]
+    while pending:
+        cause = pending.pop()
+        if id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        if isinstance(cause, ConnectionRefusedError):
+            return "refused"
+        if isinstance(cause, (ConnectionResetError, BrokenPipeError,
+                              http.client.RemoteDisconnected)):
+            return "closed"
+        # requests and urllib3 keep the cause in args or `reason` as well as in the chain.
+        pending += [c for c in (cause.__cause__, cause.__context__, getattr(cause, "reason", None),
+                                *cause.args) if isinstance(c, BaseException)]
+    return "connection"
 
 
 def _connection_error(host_port: str, exc: Exception) -> str:
