@@ -105,6 +105,7 @@ def configure_logging(level: str = "INFO", fmt: str = "text", process: str | Non
     if process:
         _process["name"] = process
     logging.config.dictConfig(logging_dict(level, fmt))
+    logging.captureWarnings(True)   # a library's warning is a log line like any other
     # Celery's own task loggers do not propagate to the root: give them our handler.
     for name in ("celery.task", "celery.redirected"):
         logging.getLogger(name).propagate = True
