@@ -12,7 +12,7 @@ from rich.table import Table
 from pcs.cli import inventory, locks, power, status, transitions
 from pcs.config import Settings
 
-cli = typer.Typer(no_args_is_help=True, add_completion=False,
+cli = typer.Typer(no_args_is_help=True,
                   help="Power control service for HPC machines (PCS v1 API).")
 console = Console()
 
