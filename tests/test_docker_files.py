@@ -400,3 +400,38 @@ def test_dockerignore_keeps_local_state_out_of_the_build_context():
     assert any("__pycache__" in line for line in lines)
     for needed in ("pcs", "workers", "migrations", "pyproject.toml", "alembic.ini"):
         assert needed not in lines, f".dockerignore excludes {needed}, which the image needs"
+
+
+# --- Grafana dashboard ------------------------------------------------------------------------
+
+def _exported_metric_names() -> set[str]:
+    """Sample names pcs exports: the metrics module's, and the figures /metrics reads from the
+    database at scrape time."""
+    from prometheus_client.metrics import MetricWrapperBase
+
+    from pcs import metrics
+    names = set()
+    for value in vars(metrics).values():
+        if not isinstance(value, MetricWrapperBase):
+            continue
+        for family in value.describe():
+            if family.name.startswith("pcs_"):
+                suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"),
+                            "gauge": ("",)}[family.type]
+                names |= {family.name + suffix for suffix in suffixes}
+    scrape = (ROOT / "pcs" / "api" / "scrape.py").read_text()
+    names |= set(re.findall(r'GaugeMetricFamily\(\s*"(pcs_\w+)"', scrape))
+    return names
+
+
+def test_grafana_dashboard_queries_only_metrics_pcs_exports():
+    import json
+    dashboard = json.loads((DOCKER / "grafana-dashboard.json").read_text())
+    exported = _exported_metric_names()
+    used = {name for panel in dashboard["panels"] for target in panel["targets"]
+            for name in re.findall(r"\bpcs_\w+", target["expr"])}
+    assert used and used <= exported, sorted(used - exported)
+    # Every metric shows somewhere on the dashboard.
+    def base(name: str) -> str:
+        return re.sub(r"_(bucket|sum|count)$", "", name)
+    assert {base(n) for n in exported} <= {base(n) for n in used}
