@@ -72,8 +72,8 @@ class Settings:
     status_timeout_s: float = _opt(
         30.0, "PCS_STATUS_TIMEOUT", "seconds to wait for a BMC to answer a power-state read",
         low=0.1, high=3600)
-    connect_timeout_s: float = _opt(5.0, "PCS_CONNECT_TIMEOUT_S", "seconds to open a connection",
-        low=0.1, high=600)
+    connect_timeout_s: float = _opt(
+        5.0, "PCS_CONNECT_TIMEOUT_S", "seconds to open a connection", low=0.1, high=600)
     confirm_interval_s: float = _opt(
         1.0, "PCS_CONFIRM_INTERVAL_S", "seconds between power-state reads while confirming",
         low=0.01, high=600)
@@ -86,20 +86,20 @@ class Settings:
     resend_limit: int = _opt(
         2, "PCS_RESEND_LIMIT", "times an unmoved On or ForceOff is sent again (0 = never)",
         low=0, high=100)
-    minute_s: float = _opt(60.0, "PCS_MINUTE_S", "length of a minute in seconds (tests only)",
-        low=0.01, high=60)
-    expire_time_mins: int = _opt(1440, "PCS_EXPIRE_TIME_MINS", "minutes a transition is kept",
-        low=1, high=5256000)
+    minute_s: float = _opt(
+        60.0, "PCS_MINUTE_S", "length of a minute in seconds (tests only)", low=0.01, high=60)
+    expire_time_mins: int = _opt(
+        1440, "PCS_EXPIRE_TIME_MINS", "minutes a transition is kept", low=1, high=5256000)
     max_num_completed: int = _opt(
         20000, "PCS_MAX_NUM_COMPLETED", "finished transitions kept, oldest deleted first",
         low=1, high=10000000)
     queue_timeout_minutes: float = _opt(
         60, "PCS_QUEUE_TIMEOUT_MINUTES", "minutes a task may wait in a component's queue",
         low=0.01, high=5256000)
-    max_locations: int = _opt(100000, "PCS_MAX_LOCATIONS", "locations accepted in one request",
-        low=1, high=10000000)
-    worker_concurrency: int = _opt(32, "PCS_WORKER_CONCURRENCY", "threads per worker process",
-        low=1, high=10000)
+    max_locations: int = _opt(
+        100000, "PCS_MAX_LOCATIONS", "locations accepted in one request", low=1, high=10000000)
+    worker_concurrency: int = _opt(
+        32, "PCS_WORKER_CONCURRENCY", "threads per worker process", low=1, high=10000)
     worker_processes: int = _opt(
         0, "PCS_WORKER_PROCESSES", "worker processes 'pcs up' starts; 0 = one per core",
         low=0, high=1024)
@@ -121,8 +121,8 @@ class Settings:
     redispatch_after_s: float = _opt(
         60.0, "PCS_REDISPATCH_AFTER_S", "seconds a dispatched message may wait before re-sending",
         low=1, high=86400)
-    reap_interval_s: float = _opt(15.0, "PCS_REAP_INTERVAL_S", "seconds between reaper runs",
-        low=0.1, high=3600)
+    reap_interval_s: float = _opt(
+        15.0, "PCS_REAP_INTERVAL_S", "seconds between reaper runs", low=0.1, high=3600)
     power_sample_interval_s: float = _opt(
         30.0, "PCS_POWER_SAMPLE_INTERVAL", "seconds between power-status sweeps of every BMC",
         low=1, high=86400)
@@ -147,8 +147,8 @@ class Settings:
     hsmlock_enabled: bool = _opt(
         True, "PCS_HSMLOCK_ENABLED", "take SMD service reservations for the components a task "
         "acts on (smd mode only)", upstream="HSMLOCK_ENABLED")
-    smd_timeout_s: float = _opt(40.0, "PCS_SMD_TIMEOUT_S", "seconds to wait for one SMD call",
-        low=0.1, high=3600)
+    smd_timeout_s: float = _opt(
+        40.0, "PCS_SMD_TIMEOUT_S", "seconds to wait for one SMD call", low=0.1, high=3600)
     bmc_scheme: str = _opt(
         "https", "PCS_BMC_SCHEME", "scheme of BMC URLs built from SMD (http for emulators)")
     bmc_verify_tls: bool = _opt(
