@@ -68,6 +68,7 @@ SWEEP_DURATION = Histogram(
     buckets=SWEEP_BUCKETS)
 EVENT_STREAMS = Gauge(
     "pcs_event_streams_open", "Server-sent event streams open now", multiprocess_mode="livesum")
+EVENT_STREAMS.set(0)   # not what a restarted process with the same name left in its file
 DB_CONNECTIONS_IN_USE = Gauge(
     "pcs_db_connections_in_use", "Database connections checked out of the pools now, by "
     "process role", ["role"], multiprocess_mode="livesum")
@@ -99,7 +100,8 @@ def watch_pool(engine, role: str, limit: int) -> None:
     """Keep the connections in use and the limit of an SQLAlchemy engine's pool up to date.
     Each event sets the pool's own count, so a missed event cannot make the gauge drift."""
     pool = engine.pool
-    DB_CONNECTIONS_LIMIT.labels(role).inc(limit)
+    # set, not inc: a container restarted as pid 1 reopens its old file and its old values.
+    DB_CONNECTIONS_LIMIT.labels(role).set(limit)
     in_use = DB_CONNECTIONS_IN_USE.labels(role)
 
     def changed(*_):
