@@ -106,3 +106,11 @@ def test_open_event_streams_are_counted(metered_stack):
         assert value(scrape(api.url), "pcs_event_streams_open") == 1
     wait_for(lambda: value(scrape(api.url), "pcs_event_streams_open") == 0, timeout=10,
              what="the closed stream to be uncounted")
+
+
+def test_each_response_names_its_request(client):
+    assert client.get("/liveness", headers={"X-Request-ID": "lb-7f3a.1"}).headers[
+        "X-Request-ID"] == "lb-7f3a.1"
+    made_up = client.get("/liveness", headers={"X-Request-ID": "x\" forged=1"}).headers[
+        "X-Request-ID"]
+    assert len(made_up) == 32 and made_up.isalnum()   # not the client's text in our logs
