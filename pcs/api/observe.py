@@ -34,7 +34,8 @@ def install(app: Flask) -> None:
 
 def _begin() -> None:
     g.started = time.perf_counter()
-    g.subject = None   # authentication fills it in
+    if "subject" not in g:   # authentication fills it in, before or after this hook
+        g.subject = None
     offered = request.headers.get(REQUEST_ID_HEADER, "")
     g.request_id = offered if _CLIENT_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
     g.log_context = add_log_context(request_id=g.request_id)
