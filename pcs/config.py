@@ -8,13 +8,21 @@ unchanged and can still be overridden.
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+log = logging.getLogger(__name__)
+
 SECRET_FIELDS = {"secret_key", "vault_token", "fake_vault_password", "oauth2_client_secret"}
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+# PCS_* variables that are not settings: the CLI's API address, token and BMC password for
+# `inventory add`, the tests' servers.
+NOT_SETTINGS = {"PCS_URL", "PCS_TOKEN", "PCS_BMC_PASSWORD"}
+NOT_SETTING_PREFIXES = ("PCS_TEST_",)
 TRUE_WORDS = ("true", "1", "yes")
 FALSE_WORDS = ("false", "0", "no")
 
@@ -29,9 +37,13 @@ def _names(f: dataclasses.Field) -> tuple[str, ...]:
     return (f.metadata["env"], upstream) if upstream else (f.metadata["env"],)
 
 
-def _opt(default, env: str, help: str, upstream: str | None = None):
-    """A setting read from `env`, or else from upstream's name for it."""
-    return field(default=default, metadata={"env": env, "help": help, "upstream": upstream})
+def _opt(default, env: str, help: str, upstream: str | None = None,
+         low: float | None = None, high: float | None = None,
+         choices: tuple[str, ...] | None = None):
+    """A setting read from `env`, or else from upstream's name for it. `low`/`high` bound a
+    number and `choices` a word; both are checked when the setting is read at start."""
+    return field(default=default, metadata={"env": env, "help": help, "upstream": upstream,
+                                            "low": low, "high": high, "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -41,62 +53,93 @@ class Settings:
     broker_url: str | None = _opt(
         None, "PCS_BROKER_URL", "Redis URL of the Celery broker; unset = embedded Valkey")
     state_dir: str = _opt(".pcs", "PCS_STATE_DIR", "where embedded servers, logs and the key live")
-    embedded_pg_port: int = _opt(28432, "PCS_EMBEDDED_PG_PORT", "port of embedded PostgreSQL")
+    embedded_pg_port: int = _opt(
+        28432, "PCS_EMBEDDED_PG_PORT", "port of embedded PostgreSQL", low=1, high=65535)
     embedded_broker_port: int = _opt(
-        28379, "PCS_EMBEDDED_BROKER_PORT", "port of the embedded Valkey broker")
+        28379, "PCS_EMBEDDED_BROKER_PORT", "port of the embedded Valkey broker", low=1, high=65535)
     api_host: str = _opt("127.0.0.1", "PCS_API_HOST", "address the API binds")
-    api_port: int = _opt(28007, "PCS_API_PORT", "port the API listens on")
+    api_port: int = _opt(28007, "PCS_API_PORT", "port the API listens on", low=1, high=65535)
     api_threads: int = _opt(
         64, "PCS_API_THREADS", "gunicorn threads of the API process; each open event stream "
-        "holds one, so this bounds the streams open at once")
-    flower_port: int = _opt(5555, "PCS_FLOWER_PORT", "port of Celery Flower (127.0.0.1)")
+        "holds one, so this bounds the streams open at once", low=1, high=10000)
+    flower_port: int = _opt(
+        5555, "PCS_FLOWER_PORT", "port of Celery Flower (127.0.0.1)", low=1, high=65535)
     secret_key: str | None = _opt(
         None, "PCS_SECRET_KEY", "key that encrypts BMC passwords; unset = <state dir>/secret.key")
     action_timeout_s: float = _opt(
-        40.0, "PCS_BASE_TRS_TASK_TIMEOUT", "seconds to wait for a BMC to answer a power action")
+        40.0, "PCS_BASE_TRS_TASK_TIMEOUT", "seconds to wait for a BMC to answer a power action",
+        low=0.1, high=3600)
     status_timeout_s: float = _opt(
-        30.0, "PCS_STATUS_TIMEOUT", "seconds to wait for a BMC to answer a power-state read")
-    connect_timeout_s: float = _opt(5.0, "PCS_CONNECT_TIMEOUT_S", "seconds to open a connection")
+        30.0, "PCS_STATUS_TIMEOUT", "seconds to wait for a BMC to answer a power-state read",
+        low=0.1, high=3600)
+    connect_timeout_s: float = _opt(
+        5.0, "PCS_CONNECT_TIMEOUT_S", "seconds to open a connection", low=0.1, high=600)
     confirm_interval_s: float = _opt(
-        1.0, "PCS_CONFIRM_INTERVAL_S", "seconds between power-state reads while confirming")
+        1.0, "PCS_CONFIRM_INTERVAL_S", "seconds between power-state reads while confirming",
+        low=0.01, high=600)
     forceoff_confirm_s: float = _opt(
-        60.0, "PCS_FORCEOFF_CONFIRM_S", "seconds to confirm a ForceOff sent by Off's escalation")
+        60.0, "PCS_FORCEOFF_CONFIRM_S", "seconds to confirm a ForceOff sent by Off's escalation",
+        low=0.1, high=86400)
     resend_after_s: float = _opt(
         10.0, "PCS_RESEND_AFTER_S", "seconds an On or ForceOff may leave the power state unmoved "
-        "before it is sent again")
+        "before it is sent again", low=0.01, high=3600)
     resend_limit: int = _opt(
-        2, "PCS_RESEND_LIMIT", "times an unmoved On or ForceOff is sent again (0 = never)")
-    minute_s: float = _opt(60.0, "PCS_MINUTE_S", "length of a minute in seconds (tests only)")
-    expire_time_mins: int = _opt(1440, "PCS_EXPIRE_TIME_MINS", "minutes a transition is kept")
+        2, "PCS_RESEND_LIMIT", "times an unmoved On or ForceOff is sent again (0 = never)",
+        low=0, high=100)
+    minute_s: float = _opt(
+        60.0, "PCS_MINUTE_S", "length of a minute in seconds (tests only)", low=0.01, high=60)
+    expire_time_mins: int = _opt(
+        1440, "PCS_EXPIRE_TIME_MINS", "minutes a transition is kept", low=1, high=5256000)
     max_num_completed: int = _opt(
-        20000, "PCS_MAX_NUM_COMPLETED", "finished transitions kept, oldest deleted first")
+        20000, "PCS_MAX_NUM_COMPLETED", "finished transitions kept, oldest deleted first",
+        low=1, high=10000000)
     queue_timeout_minutes: float = _opt(
-        60, "PCS_QUEUE_TIMEOUT_MINUTES", "minutes a task may wait in a component's queue")
-    max_locations: int = _opt(100000, "PCS_MAX_LOCATIONS", "locations accepted in one request")
-    worker_concurrency: int = _opt(32, "PCS_WORKER_CONCURRENCY", "threads per worker process")
+        60, "PCS_QUEUE_TIMEOUT_MINUTES", "minutes a task may wait in a component's queue",
+        low=0.01, high=5256000)
+    max_locations: int = _opt(
+        100000, "PCS_MAX_LOCATIONS", "locations accepted in one request", low=1, high=10000000)
+    worker_concurrency: int = _opt(
+        32, "PCS_WORKER_CONCURRENCY", "threads per worker process", low=1, high=10000)
     worker_processes: int = _opt(
-        0, "PCS_WORKER_PROCESSES", "worker processes 'pcs up' starts; 0 = one per core")
+        0, "PCS_WORKER_PROCESSES", "worker processes 'pcs up' starts; 0 = one per core",
+        low=0, high=1024)
     dispatch_interval_s: float = _opt(
-        0.2, "PCS_DISPATCH_INTERVAL_S", "seconds between dispatcher passes")
+        0.2, "PCS_DISPATCH_INTERVAL_S", "seconds between dispatcher passes", low=0.01, high=60)
     max_dispatched: int = _opt(
-        256, "PCS_MAX_DISPATCHED", "tasks waiting in the broker at most (bounded depth)")
+        256, "PCS_MAX_DISPATCHED", "tasks waiting in the broker at most (bounded depth)",
+        low=1, high=1000000)
     bmc_max_inflight: int = _opt(
-        4, "PCS_BMC_MAX_INFLIGHT", "task steps running against one BMC at once, at most")
+        4, "PCS_BMC_MAX_INFLIGHT", "task steps running against one BMC at once, at most",
+        low=1, high=1024)
     step_batch: int = _opt(
-        8, "PCS_STEP_BATCH", "task IDs per worker message at most (neighbouring BMCs together)")
+        8, "PCS_STEP_BATCH", "task IDs per worker message at most (neighbouring BMCs together)",
+        low=1, high=1000)
     # A step may read three times (PCS_STATUS_TIMEOUT each) and send one action: keep well above.
     lease_s: float = _opt(
-        300.0, "PCS_LEASE_S", "seconds a running step may take before the reaper takes it back")
+        300.0, "PCS_LEASE_S", "seconds a running step may take before the reaper takes it back",
+        low=1, high=86400)
     redispatch_after_s: float = _opt(
-        60.0, "PCS_REDISPATCH_AFTER_S", "seconds a dispatched message may wait before re-sending")
-    reap_interval_s: float = _opt(15.0, "PCS_REAP_INTERVAL_S", "seconds between reaper runs")
+        60.0, "PCS_REDISPATCH_AFTER_S", "seconds a dispatched message may wait before re-sending",
+        low=1, high=86400)
+    reap_interval_s: float = _opt(
+        15.0, "PCS_REAP_INTERVAL_S", "seconds between reaper runs", low=0.1, high=3600)
     power_sample_interval_s: float = _opt(
-        30.0, "PCS_POWER_SAMPLE_INTERVAL", "seconds between power-status sweeps of every BMC")
+        30.0, "PCS_POWER_SAMPLE_INTERVAL", "seconds between power-status sweeps of every BMC",
+        low=1, high=86400)
     status_sweep_concurrency: int = _opt(
-        64, "PCS_STATUS_SWEEP_CONCURRENCY", "BMCs read at once by a power-status sweep")
+        64, "PCS_STATUS_SWEEP_CONCURRENCY", "BMCs read at once by a power-status sweep",
+        low=1, high=10000)
     ca_bundle: str | None = _opt(None, "PCS_CA_BUNDLE", "CA bundle for https BMCs (default: system)")
     queue_name: str = _opt("pcs", "PCS_QUEUE_NAME", "Celery queue the workers consume")
-    log_level: str = _opt("INFO", "PCS_LOG_LEVEL", "log level of every process")
+    log_level: str = _opt("INFO", "PCS_LOG_LEVEL", "log level of every process",
+                          choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+    log_format: str = _opt(
+        "text", "PCS_LOG_FORMAT", "log lines as 'text' (for a terminal) or 'json' (one object "
+        "per line, for log shippers)", choices=("text", "json"))
+    metrics_dir: str | None = _opt(
+        None, "PCS_METRICS_DIR", "directory where every process of a host keeps its Prometheus "
+        "metrics, so that the API's /metrics covers them all; unset = the API's own only "
+        "('pcs up' uses <state dir>/metrics)", upstream="PROMETHEUS_MULTIPROC_DIR")
     # Sources (DESIGN.md "Sources"; INTEGRATION.md for the upstream names and defaults)
     sms_server: str | None = _opt(
         None, "PCS_SMS_SERVER", "URL of SMD (HSM); set = components come from SMD, unset = the "
@@ -104,7 +147,8 @@ class Settings:
     hsmlock_enabled: bool = _opt(
         True, "PCS_HSMLOCK_ENABLED", "take SMD service reservations for the components a task "
         "acts on (smd mode only)", upstream="HSMLOCK_ENABLED")
-    smd_timeout_s: float = _opt(40.0, "PCS_SMD_TIMEOUT_S", "seconds to wait for one SMD call")
+    smd_timeout_s: float = _opt(
+        40.0, "PCS_SMD_TIMEOUT_S", "seconds to wait for one SMD call", low=0.1, high=3600)
     oauth2_client_id: str | None = _opt(
         None, "PCS_OAUTH2_CLIENT_ID", "OAuth2 client credentials for SMD calls: the client ID "
         "(all four OAUTH2_* settings, or none)", upstream="OAUTH2_CLIENT_ID")
@@ -148,11 +192,12 @@ class Settings:
         f"{SERVICE_ACCOUNT_DIR}/namespace", "PCS_CRAY_VAULT_ROLE_FILE", "file holding the role "
         "of the Vault login", upstream="CRAY_VAULT_ROLE_FILE")
     vault_timeout_s: float = _opt(
-        10.0, "PCS_VAULT_TIMEOUT_S", "seconds to wait for Vault to answer one request")
+        10.0, "PCS_VAULT_TIMEOUT_S", "seconds to wait for Vault to answer one request",
+        low=0.1, high=3600)
     cred_cache_duration_s: int = _opt(
         600, "PCS_CRED_CACHE_DURATION", "seconds a worker keeps a BMC's credentials read from "
         "Vault (missing ones too); a BMC answering 401 has them read again",
-        upstream="CRED_CACHE_DURATION")
+        upstream="CRED_CACHE_DURATION", low=0, high=2592000)
     fake_vault_enabled: bool = _opt(
         False, "PCS_FAKE_VAULT_ENABLED", "every BMC gets the one username and password below "
         "(tests and demos)", upstream="FAKE_VAULT_ENABLED")
@@ -165,7 +210,7 @@ class Settings:
         "every route but the probes needs a token", upstream="JWKS_URL")
     jwks_refresh_s: float = _opt(
         300.0, "PCS_JWKS_REFRESH_S", "seconds between fetches of the JWKS (and at most once "
-        "per 10 s on a token whose key is unknown)")
+        "per 10 s on a token whose key is unknown)", low=10, high=86400)
     jwt_audience: str | None = _opt(
         None, "PCS_JWT_AUDIENCE", "audience a token's aud must name (unset = any)")
     jwt_issuer: str | None = _opt(
@@ -182,10 +227,11 @@ class Settings:
         False, "PCS_AUTH_DISABLED", "true = serve without authentication on a non-loopback "
         "address (a warning at every start)")
     max_body_bytes: int = _opt(
-        16 * 1024 * 1024, "PCS_MAX_BODY_BYTES", "bytes of a request body at most (413 above)")
+        16 * 1024 * 1024, "PCS_MAX_BODY_BYTES", "bytes of a request body at most (413 above)",
+        low=1024, high=1024 ** 3)
     max_streams: int = _opt(
         0, "PCS_MAX_STREAMS", "event streams open at once per API process; 0 = the API "
-        "threads less a quarter (at least 4) kept for other requests")
+        "threads less a quarter (at least 4) kept for other requests", low=0, high=10000)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":
@@ -197,9 +243,11 @@ class Settings:
             for name in _names(f):
                 raw = env.get(name)
                 if raw is not None and raw != "":
-                    values[f.name] = _parse(f, name, raw)
+                    values[f.name] = _checked(f, name, _parse(f, name, raw))
                     break
         values.update(overrides)
+        for warning in unknown_variables(env):
+            log.warning("%s", warning)
         return cls(**values)
 
     @property
@@ -263,6 +311,38 @@ class Settings:
             if value is not None:
                 env[_env_name(f)] = str(value)
         return env
+
+
+def _checked(f: dataclasses.Field, name: str, value):
+    """The value when it is within the field's bounds or choices; else ValueError naming the
+    variable (PCS_BMC_MAX_INFLIGHT=0 would stop every dispatch without a word)."""
+    low, high, choices = f.metadata["low"], f.metadata["high"], f.metadata["choices"]
+    if choices is not None:
+        matched = [c for c in choices if c.lower() == str(value).lower()]
+        if not matched:
+            raise ValueError(f"{name}={value!r} is not one of {', '.join(choices)}")
+        return matched[0]
+    if low is not None and value < low:
+        raise ValueError(f"{name}={value:g} is below its least sensible value, {low:g}")
+    if high is not None and value > high:
+        raise ValueError(f"{name}={value:g} is above its greatest sensible value, {high:g}")
+    return value
+
+
+def unknown_variables(env: Mapping[str, str]) -> list[str]:
+    """A warning for each PCS_* variable that no setting reads, naming the closest one (a typo
+    would otherwise leave the default in force without a word)."""
+    known = {name for f in dataclasses.fields(Settings) for name in _names(f)}
+    settable = sorted(n for n in known if n.startswith("PCS_"))
+    out = []
+    for name in sorted(env):
+        if (not name.startswith("PCS_") or name in known or name in NOT_SETTINGS
+                or name.startswith(NOT_SETTING_PREFIXES)):
+            continue
+        close = difflib.get_close_matches(name, settable, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else " ('pcs config' lists the settings)"
+        out.append(f"{name} is not a pcs setting and is ignored{hint}")
+    return out
 
 
 def _parse(f: dataclasses.Field, name: str, raw: str):

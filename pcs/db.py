@@ -10,6 +10,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
+from pcs import metrics
 from pcs.errors import DatabaseUnavailable
 
 
@@ -22,9 +23,10 @@ def sqlalchemy_url(url: str) -> str:
 
 
 class Database:
-    """One engine and session factory per process, bound at app or worker start."""
+    """One engine and session factory per process, bound at app or worker start. `role`
+    (api, worker) labels the pool's figures in the metrics."""
 
-    def __init__(self, url: str, pool_size: int = 10, pre_ping: bool = True):
+    def __init__(self, url: str, pool_size: int = 10, pre_ping: bool = True, role: str = "pcs"):
         # pre_ping: a round trip before each transaction, so that a connection lost to a
         # database restart is replaced unseen. Workers turn it off (several transactions per
         # task step) and run a claim once more instead (execution.py).
@@ -33,6 +35,7 @@ class Database:
             pool_pre_ping=pre_ping, pool_timeout=10,
             connect_args={"connect_timeout": 5, "application_name": "pcs"})
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        metrics.watch_pool(self.engine, role, limit=2 * pool_size)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -30,6 +30,7 @@ from pcs.domain.operations import (OFF_ACTIONS, TARGET_STATE, Action, Operation,
                                    escalates_to_force_off, plan_actions, reset_type_for)
 from pcs.domain.tiers import tier_of
 from pcs.errors import CredentialsUnavailable, DatabaseUnavailable
+from pcs.logs import add_log_context, log_context
 from pcs.models import BmcExchange
 from pcs.redfish.client import BmcAddress, Exchange, RedfishClient, in_motion
 from pcs.redfish.tasks import TaskProgress, read_task_monitor
@@ -152,7 +153,8 @@ class Executor:
         ended: set = set()
         for index, task_id in enumerate(task_ids):
             try:
-                step = self._run_step_reconnecting(task_id, refusals.get(task_id))
+                with log_context(task_id=task_id):
+                    step = self._run_step_reconnecting(task_id, refusals.get(task_id))
             except Exception as exc:
                 log.warning("step of task %s not run, the reaper will send it again: %s",
                             task_id, exc)
@@ -220,6 +222,7 @@ class Executor:
             claim = scheduler.claim(session, task_id, self.settings.step_lease_s)
             if claim is None:
                 return StepResult(None)
+            add_log_context(transition_id=claim.transition_id, xname=claim.xname)
             if refused is not None:
                 scheduler.finish(session, claim, "failed", refused.description, refused.error)
                 return StepResult(claim.transition_id)

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select, text
 
-from pcs import power_status
+from pcs import metrics, power_status
 from pcs.config import Settings
 from pcs.db import Database
 from pcs.errors import CredentialsUnavailable
@@ -78,6 +78,7 @@ def _sweep(settings: Settings, db: Database, credentials: CredentialSource,
         _push(db, push, {**waiting, **changed})   # this sweep's reading wins over an older one
     figures = {"bmcs": len(jobs), "components": len(readings),
                "seconds": round(time.monotonic() - started, 3)}
+    metrics.SWEEP_DURATION.observe(figures["seconds"])
     log.info("power-status sweep: %(components)d components on %(bmcs)d BMCs in %(seconds)s s",
              figures)
     return figures

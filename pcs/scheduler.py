@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import ARRAY, String, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
-from pcs import events
+from pcs import events, metrics
 from pcs.config import Settings
 from pcs.errors import NotFound, TransitionFinished
 from pcs.domain import outcomes, xnames
@@ -98,6 +98,9 @@ def submit(session: Session, settings: Settings, operation: Operation, deadline_
         rows.append(row)
     transition.multi_tier = len(tiers) > 1
     _insert_tasks(session, transition.id, now, rows)
+    metrics.after_commit(session, metrics.transition_created, operation.value)
+    _count_ended(session, operation.value, [(r["state"], r["error"], None) for r in rows
+                                            if r["finished_at"] is not None])
     events.transition(session, transition.id, "new")
     events.tasks_submitted(session, transition.id)   # queued, or failed at once with the reason
     if not runnable:
@@ -254,7 +257,8 @@ _CLAIM = text(f"""
     SET state = '{RUNNING}', attempt = attempt + 1, lease_until = :lease_until,
         started_at = coalesce(started_at, :now)
     WHERE id = :id AND state = '{DISPATCHED}'
-    RETURNING attempt, transition_id, component_id, xname, description""")
+    RETURNING attempt, transition_id, component_id, xname, description, enqueued_at,
+              (SELECT operation FROM transitions tr WHERE tr.id = transition_id) AS operation""")
 
 
 @dataclass(frozen=True)
@@ -264,6 +268,8 @@ class Claim:
     transition_id: uuid.UUID
     component_id: int | None
     xname: str = ""
+    operation: str = ""                  # of its transition (the metrics' label)
+    enqueued_at: datetime | None = None
 
 
 def claim(session: Session, task_id: int, lease_s: float) -> Claim | None:
@@ -276,7 +282,8 @@ def claim(session: Session, task_id: int, lease_s: float) -> Claim | None:
     if row.attempt == 1:   # the first claim starts the task; later ones continue it
         events.task(session, row.transition_id, row.xname, events.STARTED,
                     TASK_STATUS_FOR[RUNNING], row.description or outcomes.GATHERING_DATA)
-    return Claim(task_id, row.attempt, row.transition_id, row.component_id, row.xname)
+    return Claim(task_id, row.attempt, row.transition_id, row.component_id, row.xname,
+                 row.operation, row.enqueued_at)
 
 
 def progress(session: Session, claim: Claim, **fields) -> bool:
@@ -318,6 +325,7 @@ def finish(session: Session, claim: Claim, state: str, description: str, error: 
                                            "lease_until": None, "tier": None})
     if done:
         events.task_ended(session, claim.transition_id, claim.xname, state, description, error)
+        _count_ended(session, claim.operation, [(state, error, claim.enqueued_at)])
     if done and component_id is not None:
         promote(session, [component_id])
     return done
@@ -375,9 +383,10 @@ def abort(session: Session, transition_id: uuid.UUID) -> str:
             description = 'Aborted. Last status - ' ||
                           CASE WHEN description = '' THEN :new ELSE description END
         WHERE transition_id = :id AND state IN ('queued','ready','dispatched','deferred')
-        RETURNING xname, state, description, error
+        RETURNING xname, state, description, error, enqueued_at
     """), {"id": transition_id, "error": outcomes.TRANSITION_ABORTED,
            "new": outcomes.GATHERING_DATA}).all()
+    _count_ended(session, transition.operation, [(r.state, r.error, r.enqueued_at) for r in ended])
     events.tasks_ended(session, [(transition_id, r.xname, r.state, r.description, r.error)
                                  for r in ended])
     promote(session, list(components))
@@ -386,6 +395,8 @@ def abort(session: Session, transition_id: uuid.UUID) -> str:
     transition.status = "abort-signaled" if executing else "aborted"
     if not executing:
         transition.finished_at = utcnow()
+        metrics.after_commit(session, metrics.transition_finished, transition.operation,
+                             transition.status)
     events.transition(session, transition_id, transition.status)
     return transition.status
 
@@ -393,18 +404,19 @@ def abort(session: Session, transition_id: uuid.UUID) -> str:
 def complete_if_done(session: Session, transition_id: uuid.UUID) -> bool:
     """Mark the transition completed (or aborted, when an abort was signaled) once none of its
     tasks is unfinished."""
-    status = session.scalar(text(f"""
+    ended = session.execute(text(f"""
         UPDATE transitions
         SET status = CASE WHEN status = 'abort-signaled' THEN 'aborted' ELSE 'completed' END,
             finished_at = now()
         WHERE id = :id AND status IN ('new', 'in-progress', 'abort-signaled')
           AND NOT EXISTS (SELECT 1 FROM transition_tasks
                           WHERE transition_id = :id AND state NOT IN {_FINAL_SQL})
-        RETURNING status
-    """), {"id": transition_id})
-    if status:
-        events.transition(session, transition_id, status)
-    return status is not None
+        RETURNING status, operation
+    """), {"id": transition_id}).first()
+    if ended:
+        events.transition(session, transition_id, ended.status)
+        metrics.after_commit(session, metrics.transition_finished, ended.operation, ended.status)
+    return ended is not None
 
 
 def complete_finished(session: Session) -> int:
@@ -479,12 +491,32 @@ def time_out_queued(session: Session, enqueued_before: datetime) -> int:
                    AND o.seq < q.seq ORDER BY o.seq LIMIT 1),
                 'unknown')
         WHERE q.component_id = ANY(:ids) AND q.state = 'queued' AND q.enqueued_at < :cutoff
-        RETURNING q.transition_id, q.xname, q.error
+        RETURNING q.transition_id, q.xname, q.error, q.enqueued_at,
+                  (SELECT operation FROM transitions tr WHERE tr.id = q.transition_id) AS operation
     """), {"ids": list(components), "cutoff": enqueued_before,
            "description": outcomes.FAILED_TO_ACHIEVE}).all()
+    for operation in {r.operation for r in ended}:
+        _count_ended(session, operation, [("failed", r.error, r.enqueued_at) for r in ended
+                                          if r.operation == operation])
     events.tasks_ended(session, [(r.transition_id, r.xname, "failed",
                                   outcomes.FAILED_TO_ACHIEVE, r.error) for r in ended])
     promote(session, list(components))
     for transition_id in sorted({r.transition_id for r in ended}):
         complete_if_done(session, transition_id)
     return len(ended)
+
+
+def _count_ended(session: Session, operation: str,
+                 ended: list[tuple[str, str, datetime | None]]) -> None:
+    """Count tasks that end with this transaction: (state, error, enqueued_at) each; a task
+    without enqueued_at ended at submission, without running."""
+    if not ended:
+        return
+    now = utcnow()
+    by_outcome: dict[str, list] = {}
+    for state, error, enqueued_at in ended:
+        outcome = "aborted" if error == outcomes.TRANSITION_ABORTED else state
+        by_outcome.setdefault(outcome, []).append(
+            (now - enqueued_at).total_seconds() if enqueued_at else None)
+    for outcome, durations in by_outcome.items():
+        metrics.after_commit(session, metrics.tasks_finished, operation, outcome, durations)

@@ -57,6 +57,7 @@ class Stack:
         (state / "logs").mkdir(parents=True, exist_ok=True)
         try:
             self._start_servers(state)
+            self._fresh_metrics(state)
             load_secret(self.settings, create=True)
             self.say("applying database migrations")
             migrate.upgrade(self.settings.database_url)
@@ -95,12 +96,24 @@ class Stack:
             self.say("Redis (external)       from PCS_BROKER_URL")
         self.settings = dataclasses.replace(self.settings, **changes)
 
+    def _fresh_metrics(self, state: Path) -> None:
+        """Every process of the stack writes its metrics to one directory, which the API's
+        /metrics reads; values of an earlier run are removed."""
+        directory = Path(self.settings.metrics_dir or state / "metrics")
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+        self.settings = dataclasses.replace(self.settings, metrics_dir=str(directory))
+
     def _children(self) -> list[Child]:
         s = self.settings
         py = sys.executable
-        celery = [py, "-m", "celery", "-A", "workers.celery_app"]
+        # --quiet: no banner, which is not a log line (PCS_LOG_FORMAT=json).
+        celery = [py, "-m", "celery", *(["--quiet"] if s.log_format == "json" else []),
+                  "-A", "workers.celery_app"]
         return [
-            Child("api", [py, "-m", "gunicorn", "--bind", f"{s.api_host}:{s.api_port}",
+            Child("api", [py, "-m", "gunicorn", "-c", "python:pcs.gunicorn_config",
+                          "--bind", f"{s.api_host}:{s.api_port}",
                           "--worker-class", "gthread", "--threads", str(s.api_threads),
                           "--timeout", "120", "pcs.api:create_app()"],
                   f"http://{s.api_host}:{s.api_port}"),

@@ -158,7 +158,7 @@ def test_migrate_waits_for_healthy_postgres_and_runs_once(services):
     migrate = services["migrate"]
     assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert migrate.get("restart") == "no"
-    assert _command(migrate) == ["pcs", "migrate"]
+    assert _command(migrate)[-1].endswith("exec pcs migrate")
 
 
 def test_api_and_workers_wait_for_healthy_redis(services):
@@ -168,7 +168,7 @@ def test_api_and_workers_wait_for_healthy_redis(services):
 
 def test_infrastructure_has_healthchecks_and_named_volumes(compose, services):
     assert "pg_isready" in str(services["postgres"]["healthcheck"]["test"])
-    assert "redis-cli" in str(services["redis"]["healthcheck"]["test"])
+    assert "valkey-cli" in str(services["redis"]["healthcheck"]["test"])
     assert "ping" in str(services["redis"]["healthcheck"]["test"])
     assert "--appendonly yes" in services["redis"]["command"]
     declared = set(compose.get("volumes") or {})
@@ -225,8 +225,101 @@ def test_celery_commands_name_the_real_celery_app(services, pyproject, name):
 
 def test_worker_consumes_the_queue_pcs_publishes_to(services):
     argv = _command(services["worker"])
-    assert argv[argv.index("-Q") + 1] == Settings().queue_name
     assert argv[argv.index("--pool") + 1] == "threads"
+    # The same variable, with the same default, sets the queue of every process and the
+    # worker's -Q: a cell with its own PCS_QUEUE_NAME consumes what it publishes.
+    for flag, variable in (("-Q", "PCS_QUEUE_NAME"), ("--concurrency", "PCS_WORKER_CONCURRENCY"),
+                           ("--loglevel", "PCS_LOG_LEVEL")):
+        expected = f"${{{variable}:-{_default(variable)}}}"
+        assert argv[argv.index(flag) + 1] == expected, flag
+        assert services["worker"]["environment"][variable] == expected, variable
+
+
+@pytest.mark.parametrize("cell_env", [{}, {"PCS_QUEUE_NAME": "cell-x3000",
+                                           "PCS_WORKER_CONCURRENCY": "8"}])
+def test_an_interpolated_worker_reads_the_queue_its_settings_name(services, cell_env):
+    worker = services["worker"]
+    cell_env = {"FLOWER_BASIC_AUTH": "pcs:flower-password", **cell_env}   # required, no default
+    argv = [_interpolate(a, cell_env) for a in _command(worker)]
+    env = {k: _interpolate(str(v), cell_env) for k, v in worker["environment"].items()
+           if k not in ("PCS_SECRET_KEY", "FLOWER_BASIC_AUTH")}
+    settings = Settings.from_env(env)
+    assert argv[argv.index("-Q") + 1] == settings.queue_name
+    assert int(argv[argv.index("--concurrency") + 1]) == settings.worker_concurrency
+
+
+def test_every_variable_compose_reads_is_a_setting(compose):
+    known = {name for f in dataclasses.fields(Settings)
+             for name in (f.metadata["env"], f.metadata.get("upstream")) if name}
+    known |= {"FLOWER_BASIC_AUTH"}   # Flower's own: its user:password
+    used = set(re.findall(r"\$\{(\w+)", COMPOSE.read_text()))
+    assert used and used <= known, sorted(used - known)
+
+
+def test_every_service_has_a_healthcheck_and_pcs_ones_a_stop_grace(services):
+    for name, service in services.items():
+        if name == "migrate":
+            continue   # a job: the others wait for it to complete, not to be healthy
+        assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+    for name in PCS_SERVICES - {"migrate"}:
+        assert _seconds(services[name]["stop_grace_period"]) > 0, name
+
+
+def test_stop_grace_periods_outlast_the_processes_own_drains(services):
+    from pcs import gunicorn_config
+    assert _seconds(services["api"]["stop_grace_period"]) > gunicorn_config.graceful_timeout
+    # A warm worker shutdown waits for its running steps; the longest one, timed out:
+    s = Settings()
+    longest_step = 3 * (s.connect_timeout_s + s.status_timeout_s) + (
+        s.connect_timeout_s + s.action_timeout_s)
+    assert _seconds(services["worker"]["stop_grace_period"]) > longest_step
+
+
+def test_healthchecks_probe_the_ports_and_names_the_commands_use(services):
+    defaults = Settings()
+    assert f"127.0.0.1:{defaults.api_port}/readiness" in str(services["api"]["healthcheck"])
+    assert f"127.0.0.1:{defaults.flower_port}/healthcheck" in str(
+        services["flower"]["healthcheck"])
+    worker = _command(services["worker"])
+    node = worker[worker.index("-n") + 1].replace("%h", "$$HOSTNAME")
+    assert f"-d {node}" in str(services["worker"]["healthcheck"]["test"])
+    beat = _command(services["beat"])
+    assert beat[beat.index("--schedule") + 1] in str(services["beat"]["healthcheck"]["test"])
+
+
+def test_the_broker_is_valkey_as_embedded(services):
+    assert services["redis"]["image"].startswith("valkey/valkey:")
+
+
+def test_api_worker_and_beat_share_the_metrics_volume(compose, services):
+    directory = services["api"]["environment"]["PCS_METRICS_DIR"]
+    assert "metrics" in (compose.get("volumes") or {})
+    for name in ("api", "worker", "beat", "migrate"):
+        assert f"metrics:{directory}" in services[name]["volumes"], name
+
+
+def _default(variable: str):
+    field = next(f for f in dataclasses.fields(Settings) if f.metadata["env"] == variable)
+    return field.default
+
+
+def _interpolate(text: str, env: dict) -> str:
+    """Compose's ${VAR:-default} and ${VAR:?message}, as `docker compose` expands them."""
+    def one(match: re.Match) -> str:
+        name, op, rest = match.group(1), match.group(2), match.group(3)
+        if env.get(name):
+            return env[name]
+        assert op != ":?", f"{name} is required"
+        return rest or ""
+    return re.sub(r"\$\{(\w+)(?:(:-|:\?)([^}]*))?\}", one, text).replace("$$", "$")
+
+
+def _seconds(duration: str) -> float:
+    """Compose durations: 45s, 3m, 1m30s."""
+    units = {"h": 3600, "m": 60, "s": 1}
+    parts = re.findall(r"(\d+(?:\.\d+)?)([hms])", str(duration))
+    assert parts, duration
+    return sum(float(n) * units[u] for n, u in parts)
 
 
 # --- Dockerfile -------------------------------------------------------------------------------
@@ -254,6 +347,34 @@ def test_dockerfile_does_not_run_as_root():
     assert users, "Dockerfile has no USER line: the processes would run as root"
     final = users[-1].split(":")[0]
     assert final not in ("root", "0")
+
+
+def test_dependencies_install_pinned_before_the_code_is_copied():
+    instructions = _instructions()
+    install = next(i for i, (kw, args) in enumerate(instructions)
+                   if kw == "RUN" and "-c /app/constraints.txt" in args)
+    first_code = min(i for i, (kw, args) in enumerate(instructions)
+                     if kw == "COPY" and args.split()[0] in ("pcs/", "workers/", "migrations/"))
+    assert install < first_code, "a code change would invalidate the dependency layer"
+    copies_before = " ".join(args for kw, args in instructions[:install] if kw == "COPY")
+    assert "docker/constraints.txt" in copies_before and "pyproject.toml" in copies_before
+
+
+def test_constraints_pin_every_runtime_dependency(pyproject):
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+    pins = {}
+    for line in (DOCKER / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"{line!r} is not pinned with =="
+            pins[canonicalize_name(name)] = version
+    for dependency in pyproject["project"]["dependencies"]:
+        requirement = Requirement(dependency)
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{requirement.name} is not pinned"
+        assert requirement.specifier.contains(pins[name], prereleases=True), (
+            f"{name}=={pins[name]} does not satisfy {requirement.specifier}")
 
 
 def test_dockerfile_installs_the_project_editable():
@@ -289,3 +410,38 @@ def test_flower_needs_a_password_and_the_api_an_authentication_choice(services):
     api = services["api"]["environment"]
     assert api["JWKS_URL"] == "${JWKS_URL:-}"
     assert api["PCS_AUTH_DISABLED"] == "${PCS_AUTH_DISABLED:-false}"
+
+
+# --- Grafana dashboard ------------------------------------------------------------------------
+
+def _exported_metric_names() -> set[str]:
+    """Sample names pcs exports: the metrics module's, and the figures /metrics reads from the
+    database at scrape time."""
+    from prometheus_client.metrics import MetricWrapperBase
+
+    from pcs import metrics
+    names = set()
+    for value in vars(metrics).values():
+        if not isinstance(value, MetricWrapperBase):
+            continue
+        for family in value.describe():
+            if family.name.startswith("pcs_"):
+                suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"),
+                            "gauge": ("",)}[family.type]
+                names |= {family.name + suffix for suffix in suffixes}
+    scrape = (ROOT / "pcs" / "api" / "scrape.py").read_text()
+    names |= set(re.findall(r'GaugeMetricFamily\(\s*"(pcs_\w+)"', scrape))
+    return names
+
+
+def test_grafana_dashboard_queries_only_metrics_pcs_exports():
+    import json
+    dashboard = json.loads((DOCKER / "grafana-dashboard.json").read_text())
+    exported = _exported_metric_names()
+    used = {name for panel in dashboard["panels"] for target in panel["targets"]
+            for name in re.findall(r"\bpcs_\w+", target["expr"])}
+    assert used and used <= exported, sorted(used - exported)
+    # Every metric shows somewhere on the dashboard.
+    def base(name: str) -> str:
+        return re.sub(r"_(bucket|sum|count)$", "", name)
+    assert {base(n) for n in exported} <= {base(n) for n in used}

@@ -1,6 +1,7 @@
 """`pcs up`: the whole stack as child processes, embedded servers by default, external with URLs."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -145,3 +146,50 @@ def test_without_authentication_pcs_up_refuses_a_non_loopback_address(state_dir)
     assert done.returncode != 0
     assert "PCS_AUTH_DISABLED" in done.stdout + done.stderr
     assert not (state_dir / "postgres").exists()   # refused before anything started
+
+
+def _json_lines(path: Path) -> list[dict]:
+    """Every line of a file as JSON; fails naming the first line that is not."""
+    out = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            raise AssertionError(f"{path.name}:{n} is not JSON: {line!r}") from None
+    return out
+
+
+def test_json_logs_of_every_process_and_metrics_of_every_worker(state_dir):
+    up = Up(state_dir, {"PCS_LOG_FORMAT": "json"})
+    try:
+        body = _power_on(up.api, "x1000c0s0b0n0")
+        tid = body["transitionID"]
+        metrics = requests.get(f"{up.api}/metrics", timeout=10).text
+    finally:
+        assert up.stop() == 0
+    # The workers' counters reach the API's /metrics through the stack's metrics directory.
+    assert 'pcs_tasks_finished_total{operation="On",outcome="succeeded"} 1.0' in metrics
+    assert 'pcs_db_connections_limit{role="worker"}' in metrics
+
+    # The service's processes; the embedded servers and the simulated BMCs keep their formats.
+    lines = {path.name: _json_lines(path) for path in (state_dir / "logs").iterdir()
+             if path.name not in ("simulator.log", "postgres.log", "valkey.log")}
+    lines["pcs up"] = _json_lines(up.output)
+    assert {"api.log", "beat.log", "flower.log", "worker-1.log"} <= set(lines)
+    for name, records in lines.items():
+        assert records, f"{name} is empty"
+        for record in records:
+            assert {"time", "level", "process", "message"} <= set(record), (name, record)
+    assert any("pcs is up" in r["message"] for r in lines["pcs up"])
+    # A worker's lines about a task name it; the API's access and audit lines the request.
+    workers = [r for name, records in lines.items() if name.startswith("worker-")
+               for r in records]
+    assert {r["process"] for r in workers} == {"worker"}
+    assert {r["process"] for r in lines["api.log"]} == {"api"}
+    access = [r for r in lines["api.log"] if r["logger"] == "pcs.access"]
+    assert any(r["route"] == "/transitions/<transition_id>" and r["request_id"]
+               for r in access)
+    audit = [r for r in lines["api.log"] if r.get("audit")]
+    created = [r for r in audit if r["path"] == "/transitions"]
+    assert len(created) == 1 and created[0]["transition_id"] == tid
+    assert created[0]["subject"] is None and created[0]["remote_addr"] == "127.0.0.1"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 from celery import signals
 
@@ -12,7 +13,15 @@ from pcs.logs import configure_logging
 from workers.runtime import runtime
 
 settings = Settings.from_env()
-configure_logging(settings.log_level)
+# The same module serves `celery worker`, `beat` and `flower`: the subcommand names the process.
+configure_logging(settings.log_level, settings.log_format,
+                  process=next((a for a in sys.argv if a in ("worker", "beat", "flower")),
+                               "celery"))
+if settings.log_format == "json":
+    import celery.apps.worker
+    # The worker prints its shutdown notices ("worker: Warm shutdown") instead of logging them.
+    celery.apps.worker.safe_say = lambda message, f=None: logging.getLogger(
+        "celery.apps.worker").warning("%s", message.strip())
 app = make_celery(settings)
 app.conf.include = ["workers.tasks"]
 

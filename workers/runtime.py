@@ -29,7 +29,7 @@ class WorkerRuntime:
     def db(self) -> Database:
         # One connection per pool thread plus the dispatcher's.
         db = Database(self.settings.database_url, pool_size=self.settings.worker_concurrency + 2,
-                      pre_ping=False)
+                      pre_ping=False, role="worker")
         # Events of steps, the dispatcher and the reaper reach Redis after their commit.
         events.publish_after_commit(db, self.settings)
         return db

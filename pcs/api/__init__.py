@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from pcs.api import (auth, body, events, inventory, locks, openapi, power_cap, power_status,
-                     queue, service, transitions)
+from pcs.api import (auth, body, events, inventory, locks, observe, openapi, power_cap,
+                     power_status, queue, scrape, service, transitions)
 from pcs.api.errors import register_error_handlers
 from pcs.api.services import Services
 from pcs.broker import Publisher
@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     if not settings.database_url or not settings.broker_url:
         raise ConfigurationError("the API needs PCS_DATABASE_URL and PCS_BROKER_URL "
                                  "('pcs up' sets both for its embedded servers)")
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format, process="api")
     app = Flask("pcs")
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
@@ -34,7 +34,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     auth.install(app, settings)
     # Event streams hold a thread each but a connection only while they read: the pool need
     # not grow with the thread count.
-    database = Database(settings.database_url, pool_size=min(settings.api_threads, 16))
+    database = Database(settings.database_url, pool_size=min(settings.api_threads, 16),
+                        role="api")
     publish_after_commit(database, settings)
     app.extensions["pcs"] = Services(settings, database, Publisher(settings),
                                      reservation_source(settings),
@@ -54,5 +55,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         for i, prefix in enumerate(prefixes):
             app.register_blueprint(blueprint, url_prefix=prefix or None,
                                    name=f"{blueprint.name}_{i}")
+    app.register_blueprint(scrape.bp)   # /metrics, where Prometheus looks
+    observe.install(app)
     register_error_handlers(app)
     return app

@@ -10,21 +10,19 @@ and, when PCS_ROLES_CLAIM is set, tells a read role from an operator role (403).
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import threading
 import time
 from dataclasses import dataclass
 
 import jwt
-from flask import Flask, Response, g, request
+from flask import Flask, g, request
 
 from pcs.config import Settings
 from pcs.errors import (AuthenticationUnavailable, ConfigurationError, NotAuthenticated,
                         NotPermitted)
 
 log = logging.getLogger(__name__)
-audit_log = logging.getLogger("pcs.audit")
 
 # Upstream's failure texts, exactly (clients and operators grep for them).
 NO_TOKEN = "no token found"
@@ -233,8 +231,9 @@ def check_bind(settings: Settings, host: str) -> None:
 
 
 def install(app: Flask, settings: Settings) -> None:
-    """Check every request's token and role before its view, and audit the state-changing ones
-    after it. Without a JWKS URL requests are anonymous (the API is on loopback)."""
+    """Check every request's token and role before its view (api/observe.py writes the audit
+    line of the state-changing ones). Without a JWKS URL requests are anonymous (the API is on
+    loopback)."""
     check_bind(settings, settings.api_host)
     verifier = None
     if settings.jwks_url:
@@ -257,19 +256,12 @@ def install(app: Flask, settings: Settings) -> None:
             raise NotPermitted(f"the token of {identity.subject} lacks the role this needs "
                                f"({wanted}, in claim {settings.roles_claim})")
 
-    @app.after_request
-    def audit(response: Response) -> Response:
-        if changes_state(request.method, request.path):
-            audit_log.info("audit %s", json.dumps(audit_record(response.status_code)))
-        return response
 
 
-def audit_record(status: int) -> dict:
-    """Who asked for what and what they got, for the audit line."""
+def subject() -> str | None:
+    """The authenticated caller's subject (None without authentication, or before it)."""
     identity = g.get("identity")
-    return {"subject": identity.subject if identity else None, "method": request.method,
-            "path": request.path, "status": status, "address": request.remote_addr,
-            "userAgent": request.headers.get("User-Agent", "")}
+    return identity.subject if identity is not None else None
 
 
 def requester() -> dict:

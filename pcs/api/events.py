@@ -26,7 +26,7 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy import exists
 from sqlalchemy import select as sql_select
 
-from pcs import events, queries
+from pcs import events, metrics, queries
 from pcs.api.schemas import rfc3339, summary_fast
 from pcs.api.services import Services, services
 from pcs.api.targets import expand
@@ -243,6 +243,7 @@ class EventStream:
 
     def run(self) -> Iterator[str]:
         self.subscriber.open()   # before the first read: a commit after it wakes the stream
+        metrics.EVENT_STREAMS.inc()
         try:
             # A comment first, so the client has the response headers before any event exists.
             yield ": connected\n\n"
@@ -252,6 +253,7 @@ class EventStream:
             log.warning("event stream closed: %s", exc)
         finally:
             self.subscriber.close()
+            metrics.EVENT_STREAMS.dec()
 
     def _follow(self) -> Iterator[str]:
         # The first progress event follows the replay (every id handed out before the client

@@ -2,6 +2,7 @@
 HTTP API, power components and inspect transitions, status, queues, inventory and locks."""
 from __future__ import annotations
 
+import logging
 import sys
 
 import typer
@@ -11,7 +12,7 @@ from rich.table import Table
 from pcs.cli import cap, inventory, locks, power, status, transitions
 from pcs.config import Settings
 
-cli = typer.Typer(no_args_is_help=True, add_completion=False,
+cli = typer.Typer(no_args_is_help=True,
                   help="Power control service for HPC machines (PCS v1 API).")
 console = Console()
 
@@ -43,16 +44,21 @@ def up(simulate: int = typer.Option(0, help="also simulate N nodes, two per node
         console.print("[red]error:[/red] --smd runs against the simulator's SMD face: give "
                       "--simulate N too (for a real SMD, set SMS_SERVER instead)")
         raise typer.Exit(2)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format, process="up")
+    if settings.log_format == "json":   # every line a log line, for the same shipper
+        log = logging.getLogger("pcs.up")
+        say, fail = log.info, log.error
+    else:
+        say = lambda m: console.print(m, highlight=False)  # noqa: E731
+        fail = lambda m: console.print(f"[red]error:[/red] {m}")  # noqa: E731
     stack = Stack(settings, simulate=simulate, sim_port_base=sim_port_base,
-                  sim_power_delay_s=sim_power_delay, smd=smd,
-                  say=lambda m: console.print(m, highlight=False))
+                  sim_power_delay_s=sim_power_delay, smd=smd, say=say)
     try:
         stack.start()
     except (EmbeddedServerError, RuntimeError, ConfigurationError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        fail(str(exc))
         raise typer.Exit(1)
-    console.print("[green]pcs is up.[/green] Ctrl-C stops everything.")
+    say("pcs is up. Ctrl-C stops everything.")
     raise typer.Exit(stack.run_until_signal())
 
 

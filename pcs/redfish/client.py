@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import tempfile
 import threading
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
+from pcs import metrics
 from pcs.redfish.messages import describe_http_error
 
 RESPONSE_KEEP_BYTES = 4096
@@ -179,6 +181,7 @@ class RedfishClient:
         path = bmc_path(path)
         exchange = Exchange(method, urlsplit(path).path, body, datetime.now(timezone.utc))
         started = time.monotonic()
+        failure = None   # the metrics' finer name of a connection error
         try:
             response = self._request(method, path, body, read_timeout)
         except requests.exceptions.SSLError as exc:
@@ -193,6 +196,7 @@ class RedfishClient:
         except requests.exceptions.ConnectionError as exc:
             exchange.error_class = "connection"
             exchange.error = _connection_error(self.address.host_port, exc)
+            failure = connection_failure(exc)
             # Refused: never reached the BMC. Closed or reset: it may have been read.
             exchange.maybe_delivered = "refused" not in exchange.error
         except requests.exceptions.RequestException as exc:
@@ -201,7 +205,10 @@ class RedfishClient:
             _fill_from_response(exchange, response)
             if response.status_code == 401 and self.on_unauthorized is not None:
                 self.on_unauthorized()
-        exchange.latency_ms = round((time.monotonic() - started) * 1000, 3)
+        elapsed_s = time.monotonic() - started
+        exchange.latency_ms = round(elapsed_s * 1000, 3)
+        metrics.bmc_request_done(method, exchange.status_code, failure or exchange.error_class,
+                                 elapsed_s)
         return exchange
 
     def _request(self, method: str, path: str, body: dict | None,
@@ -266,6 +273,27 @@ def _fill_from_response(exchange: Exchange, response: requests.Response) -> None
     elif response.status_code >= 400:
         exchange.error_class = "http"
         exchange.error = describe_http_error(response.status_code, exchange.json, text)
+
+
+def connection_failure(exc: BaseException) -> str:
+    """'refused' (the request never reached the BMC), 'closed' (the BMC dropped the
+    connection, perhaps after reading the request) or 'connection' (anything else), by the
+    exception types that requests and urllib3 wrap."""
+    seen, pending = set(), [exc]
+    while pending:
+        cause = pending.pop()
+        if id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        if isinstance(cause, ConnectionRefusedError):
+            return "refused"
+        if isinstance(cause, (ConnectionResetError, BrokenPipeError,
+                              http.client.RemoteDisconnected)):
+            return "closed"
+        # requests and urllib3 keep the cause in args or `reason` as well as in the chain.
+        pending += [c for c in (cause.__cause__, cause.__context__, getattr(cause, "reason", None),
+                                *cause.args) if isinstance(c, BaseException)]
+    return "connection"
 
 
 def _connection_error(host_port: str, exc: Exception) -> str:

@@ -219,3 +219,58 @@ def test_as_env_round_trips_booleans_and_upstream_values():
     env = s.as_env()
     assert env["PCS_VAULT_ENABLED"] == "True" and env["PCS_CRED_CACHE_DURATION"] == "42"
     assert Settings.from_env(env) == s
+
+
+# --- bounds and unknown names ------------------------------------------------------------------
+
+@pytest.mark.parametrize("variable, raw", [
+    ("PCS_BMC_MAX_INFLIGHT", "0"),        # would stop every dispatch
+    ("PCS_WORKER_CONCURRENCY", "0"),
+    ("PCS_API_PORT", "70000"),
+    ("PCS_CONFIRM_INTERVAL_S", "-1"),
+    ("PCS_STEP_BATCH", "0"),
+    ("CRED_CACHE_DURATION", "-5"),        # upstream's name is named when it is the one set
+])
+def test_a_number_out_of_bounds_is_refused_naming_the_variable(variable, raw):
+    with pytest.raises(ValueError, match=f"^{variable}={raw}"):
+        Settings.from_env({variable: raw})
+
+
+def test_every_numeric_setting_has_bounds_that_hold_its_default():
+    import dataclasses
+    for f in dataclasses.fields(Settings):
+        if f.type.split(" ")[0] in ("int", "float"):
+            low, high = f.metadata["low"], f.metadata["high"]
+            assert low is not None and high is not None, f.metadata["env"]
+            assert low <= f.default <= high, f.metadata["env"]
+
+
+def test_the_bounds_themselves_are_accepted():
+    s = Settings.from_env({"PCS_BMC_MAX_INFLIGHT": "1", "PCS_API_PORT": "65535"})
+    assert (s.bmc_max_inflight, s.api_port) == (1, 65535)
+
+
+def test_log_settings_take_their_words_in_any_case_and_refuse_others():
+    s = Settings.from_env({"PCS_LOG_FORMAT": "JSON", "PCS_LOG_LEVEL": "debug"})
+    assert (s.log_format, s.log_level) == ("json", "DEBUG")
+    with pytest.raises(ValueError, match="PCS_LOG_FORMAT='xml' is not one of text, json"):
+        Settings.from_env({"PCS_LOG_FORMAT": "xml"})
+
+
+def test_an_unknown_pcs_variable_warns_naming_the_closest_setting(caplog):
+    with caplog.at_level("WARNING", logger="pcs.config"):
+        Settings.from_env({"PCS_BMC_MAX_INFLIGT": "3"})
+    assert ("PCS_BMC_MAX_INFLIGT is not a pcs setting and is ignored; did you mean "
+            "PCS_BMC_MAX_INFLIGHT?") in caplog.messages
+
+
+def test_cli_and_test_variables_are_not_taken_for_typos():
+    from pcs.config import unknown_variables
+    env = {"PCS_URL": "http://x", "PCS_TOKEN": "t", "PCS_BMC_PASSWORD": "p",
+           "PCS_TEST_DATABASE_URL": "postgresql://", "VAULT_ENABLED": "true",
+           "PROMETHEUS_MULTIPROC_DIR": "/tmp/m", "PCS_METRICS_DIR": "/tmp/m"}
+    assert unknown_variables(env) == []
+
+
+def test_metrics_dir_reads_prometheus_name_too():
+    assert Settings.from_env({"PROMETHEUS_MULTIPROC_DIR": "/m"}).metrics_dir == "/m"
