@@ -9,6 +9,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, current_app
 
+from pcs.api import power_cap_schemas as cap_schemas
 from pcs.api import schemas
 from pcs.api.auth import required_role
 from pcs.config import Settings
@@ -27,7 +28,7 @@ PHRASES = {200: "OK", 201: "Created", 202: "Accepted", 204: "No content", 400: "
            414: "Request line too long (answered by gunicorn)",
            413: "Body or list too large (PCS_MAX_BODY_BYTES, PCS_MAX_LOCATIONS)",
            415: "A browser-sent body that is not application/json",
-           422: "The BMC could not be reached or refused", 501: "Not implemented yet",
+           422: "The BMC could not be reached or refused",
            503: "A dependency is down, the keys are not fetched yet, or no stream slot is free"}
 
 
@@ -75,13 +76,18 @@ V1_OPS: dict[str, dict[str, Op]] = {
                   params=("xnames", "powerStateFilter", "managementStateFilter")),
         "post": Op("Stored power state, asked by body", {200: (JSON, "PowerStatusList")},
                    BODY_ERRORS + DATA_ERRORS, body="PowerStatusQuery")},
-    "/power-cap": {"get": Op("Not implemented yet", {501: (PROBLEM, "Problem")}),
-                   "patch": Op("Not implemented yet", {501: (PROBLEM, "Problem")},
-                               (413, 415))},
-    "/power-cap/snapshot": {"post": Op("Not implemented yet", {501: (PROBLEM, "Problem")},
-                                       (413, 415))},
-    "/power-cap/{task_id}": {"get": Op("Not implemented yet", {501: (PROBLEM, "Problem")},
-                                       params=("task_id",))},
+    "/power-cap": {
+        "get": Op("Every power-cap task", {200: (JSON, "PowerCapList")}, DATA_ERRORS),
+        "patch": Op("Set power limits; results are read back from the BMC",
+                    {200: (JSON, "PowerCapCreated")}, BODY_ERRORS + DATA_ERRORS,
+                    body="PowerCapPatchRequest", headers={200: LOCATION})},
+    "/power-cap/snapshot": {
+        "post": Op("Read power limits", {200: (JSON, "PowerCapCreated")},
+                   BODY_ERRORS + DATA_ERRORS, body="PowerCapSnapshotRequest",
+                   headers={200: LOCATION})},
+    "/power-cap/{task_id}": {
+        "get": Op("A power-cap task and its components", {200: (JSON, "PowerCapDetail")},
+                  (400, 404) + DATA_ERRORS, params=("task_id",))},
 }
 ADDED_OPS: dict[str, dict[str, Op]] = {
     "/transitions/{transition_id}/events": {
@@ -116,6 +122,10 @@ ADDED_OPS: dict[str, dict[str, Op]] = {
         "get": Op("Every lock", {200: (JSON, "LockList")}, DATA_ERRORS)},
     "/locks/{xname}": {"delete": Op("Unlock", {204: (None, None)},
                                     (400, 404, 413) + DATA_ERRORS, params=("xname",))},
+    "/power-cap/{task_id}/components/{xname}": {
+        "get": Op("A power-cap component with every Redfish exchange made for it",
+                  {200: (JSON, "CapTaskExchanges")}, (400, 404) + DATA_ERRORS,
+                  params=("task_id", "xname", "offset", "limit"))},
 }
 
 PARAMETERS = {
@@ -143,6 +153,22 @@ COMPONENTS = {
     "ComponentList": schemas.ComponentList, "QueueList": schemas.QueueList,
     "ComponentQueue": schemas.ComponentQueueSchema, "LockRequest": schemas.LockRequest,
     "LockList": schemas.LockList,
+    "PowerCapCreated": cap_schemas.PowerCapCreated, "PowerCapList": cap_schemas.PowerCapList,
+    "PowerCapDetail": cap_schemas.PowerCapDetail,
+    "CapTaskExchanges": cap_schemas.CapTaskExchanges,
+}
+# Power-cap requests are decoded as upstream's Go service decodes them (power_cap_schemas.py),
+# not by marshmallow: their shapes are stated here.
+RAW_COMPONENTS = {
+    "PowerCapSnapshotRequest": {
+        "type": "object", "properties": {"xnames": {"type": "array",
+                                                    "items": {"type": "string"}}}},
+    "PowerCapPatchRequest": {
+        "type": "object", "properties": {"components": {"type": "array", "items": {
+            "type": "object", "properties": {
+                "xname": {"type": "string"},
+                "controls": {"type": "array", "items": {"type": "object", "properties": {
+                    "name": {"type": "string"}, "value": {"type": "integer"}}}}}}}}},
 }
 
 
@@ -155,6 +181,8 @@ def build(settings: Settings, v1_prefixes, added_prefixes) -> dict:
     plugin.map_to_openapi_type(schemas.Timestamp, "string", None)   # RFC 3339 or ""
     for name, schema in COMPONENTS.items():
         spec.components.schema(name, schema=schema)
+    for name, component in RAW_COMPONENTS.items():
+        spec.components.schema(name, component=component)
     if settings.jwks_url:
         spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
                                                    "bearerFormat": "JWT"})

@@ -10,7 +10,7 @@ from pcs.api.schemas import PageArgs
 from pcs.api.services import services
 from pcs.capping import requests, views
 from pcs.domain import outcomes, xnames
-from pcs.errors import InvalidRequest
+from pcs.errors import InvalidRequest, TooManyLocations
 
 bp = Blueprint("power_cap", __name__)
 added_bp = Blueprint("power_cap_added", __name__)
@@ -18,6 +18,13 @@ added_bp = Blueprint("power_cap_added", __name__)
 
 def _requested_by() -> dict:
     return {"address": request.remote_addr, "userAgent": request.headers.get("User-Agent", "")}
+
+
+def _within_limit(settings, count: int) -> None:
+    """Raises TooManyLocations above PCS_MAX_LOCATIONS, as for transitions."""
+    if count > settings.max_locations:
+        raise TooManyLocations(f"{count} components; at most {settings.max_locations} per "
+                               "request (PCS_MAX_LOCATIONS)")
 
 
 def _created(cap):
@@ -30,6 +37,7 @@ def snapshot():
     names = load_snapshot(request.get_data())
     if not names:
         raise InvalidRequest(outcomes.CAP_XNAME_LIST_EMPTY)
+    _within_limit(svc.settings, len(names))
     svc.publisher.ping()   # broker down: 503 before anything is stored
     cap = requests.submit_snapshot(svc.settings, svc.db, svc.inventory, names, _requested_by())
     svc.dispatch_after_commit()
@@ -40,6 +48,7 @@ def snapshot():
 def patch():
     svc = services()
     components = load_patch(request.get_data())
+    _within_limit(svc.settings, len(components))
     bad = [xname for xname, controls in components
            if any(name == "" or value < 0 for name, value in controls)]
     if bad:
