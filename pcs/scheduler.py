@@ -295,8 +295,19 @@ def progress(session: Session, claim: Claim, **fields) -> bool:
 def defer(session: Session, claim: Claim, next_check_at: datetime, **fields) -> bool:
     """Park a running task until next_check_at, still holding its component's slot. False as
     for progress()."""
+    wake_dispatchers(session)   # a step of its BMC is no longer in flight
     return _fenced(session, claim, DEFERRED, dict(fields, next_check_at=next_check_at),
                    unless_aborting=True)
+
+
+# Dispatchers LISTEN here; a transaction that frees a BMC's step slot or makes a task ready
+# NOTIFYs it, delivered at its commit (once per transaction, however often it is called), so
+# that the next task goes out at once rather than at the next poll.
+DISPATCH_CHANNEL = "pcs_dispatch"
+
+
+def wake_dispatchers(session: Session) -> None:
+    session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": DISPATCH_CHANNEL})
 
 
 def release(session: Session, claim: Claim, retry_at: datetime) -> bool:
@@ -326,6 +337,7 @@ def finish(session: Session, claim: Claim, state: str, description: str, error: 
     if done:
         events.task_ended(session, claim.transition_id, claim.xname, state, description, error)
         _count_ended(session, claim.operation, [(state, error, claim.enqueued_at)])
+        wake_dispatchers(session)
     if done and component_id is not None:
         promote(session, [component_id])
     return done
