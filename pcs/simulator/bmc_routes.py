@@ -1,4 +1,5 @@
-"""Route tables of node BMCs and chassis BMCs, and the TaskService every device serves.
+"""Route tables of node BMCs and chassis BMCs, and the TaskService every device serves
+(included in each kind's table).
 
 Node BMC: Systems/<NodeJ> with ComputerSystem.Reset, Chassis/Enclosure, Managers/BMC with
 Manager.Reset. Chassis BMC: Chassis/Enclosure and Chassis/Blade<s> with Chassis.Reset, and an
@@ -179,3 +180,7 @@ def reset_chassis_element(call: BmcCall) -> web.Response:
 @chassis_bmc_routes.get(f"{MANAGERS}/BMC")
 def get_enclosure_manager(call: BmcCall) -> web.Response:
     return json_answer(manager_resource(call.device, "EnclosureManager"))
+
+
+node_routes.include(task_routes)
+chassis_bmc_routes.include(task_routes)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .bmc_routes import CHASSIS, MANAGERS, SYSTEMS, members_answer
+from .bmc_routes import CHASSIS, MANAGERS, SYSTEMS, members_answer, task_routes
 from .devices import (
     OUTLETS,
     RACK_PDU,
@@ -121,3 +121,7 @@ def reset_switch(call: BmcCall) -> web.Response:
     except FleetError:
         return bad_reset_type(reset_type)
     return no_content(applied)
+
+
+pdu_routes.include(task_routes)
+switch_routes.include(task_routes)

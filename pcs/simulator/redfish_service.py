@@ -6,7 +6,7 @@ import base64
 
 from aiohttp import web
 
-from .bmc_routes import chassis_bmc_routes, node_routes, task_routes
+from .bmc_routes import chassis_bmc_routes, node_routes
 from .capping_routes import route as capping_answer
 from .device_routes import pdu_routes, switch_routes
 from .fleet import BMC, ChassisBMC, MgmtSwitch, PDUController, service_root
@@ -76,11 +76,10 @@ class RedfishService:
                 status, body = capped
                 return json_answer(body, status) if body is not None else web.Response(
                     status=status)
-        for table in (task_routes, ROUTES_OF_KIND[type(call.device)]):
-            found = table.match(method, segments, call.device)
-            if isinstance(found, NotAllowed):
-                return not_allowed(call.path)
-            if found is not None:
-                call.params = found.params
-                return found.handler(call)
-        return not_found(call.path)
+        found = ROUTES_OF_KIND[type(call.device)].match(method, segments, call.device)
+        if found is None:
+            return not_found(call.path)
+        if isinstance(found, NotAllowed):
+            return not_allowed(call.path)
+        call.params = found.params
+        return found.handler(call)

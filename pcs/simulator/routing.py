@@ -34,8 +34,9 @@ class Route(Generic[H]):
 
     def params(self, segments: tuple[str, ...], context: Any) -> dict[str, str] | None:
         """The placeholders' values if this route has the path, else None."""
-        if any(segments[i] != text for i, text in self.literals):
-            return None
+        for i, text in self.literals:
+            if segments[i] != text:
+                return None
         params: dict[str, str] = {}
         for p in self.placeholders:   # left to right: a resolver may use the ones before it
             value = segments[p.position]
@@ -108,16 +109,21 @@ class RouteTable(Generic[H]):
     def routes(self) -> list[Route[H]]:
         return [r for length in sorted(self._by_length) for r in self._by_length[length]]
 
+    def include(self, other: RouteTable[H]) -> None:
+        """Add the routes of ``other`` after these (their placeholders resolved as there)."""
+        for length, routes in other._by_length.items():
+            self._by_length.setdefault(length, []).extend(routes)
+
     def match(self, method: str, segments: tuple[str, ...],
               context: Any = None) -> Found[H] | NotAllowed | None:
         """The route for ``method`` on this path; NotAllowed when the path has only other
         methods; None when no route has the path. Raises whatever a resolver raises."""
-        allowed = set()
+        allowed: set[str] | None = None
         for candidate in self._by_length.get(len(segments), ()):
             params = candidate.params(segments, context)
             if params is None:
                 continue
             if candidate.method == method:
                 return Found(candidate.handler, params)
-            allowed.add(candidate.method)
+            allowed = (allowed or set()) | {candidate.method}
         return NotAllowed(frozenset(allowed)) if allowed else None
