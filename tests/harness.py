@@ -18,6 +18,8 @@ import psycopg
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+AUTH = ("root", "initial0")   # the simulator's default account
+RESET = "/redfish/v1/Systems/{}/Actions/ComputerSystem.Reset"
 
 
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
@@ -218,6 +220,12 @@ class Simulator:
         return requests.get(self.url(i, f"/redfish/v1/Systems/{system}"),
                             auth=(self.username, self.password), timeout=10).json()["PowerState"]
 
+    def allowable_values(self, i: int, system: str) -> list[str]:
+        """The ResetType values node BMC ``i`` advertises for ``system``."""
+        body = requests.get(self.url(i, f"/redfish/v1/Systems/{system}"),
+                            auth=(self.username, self.password), timeout=10).json()
+        return body["Actions"]["#ComputerSystem.Reset"]["ResetType@Redfish.AllowableValues"]
+
     def wait_power(self, i: int, system: str, state: str, timeout: float = 15.0) -> None:
         wait_for(lambda: self.power(i, system) == state, timeout=timeout,
                  what=f"{system} of BMC {i} to be {state}")
@@ -225,10 +233,9 @@ class Simulator:
     def reset(self, i: int, system: str, reset_type: str = "On",
               timeout: float = 10) -> requests.Response:
         """POST ComputerSystem.Reset to node BMC ``i``; its answer, whatever it is."""
-        return requests.post(
-            self.url(i, f"/redfish/v1/Systems/{system}/Actions/ComputerSystem.Reset"),
-            auth=(self.username, self.password), json={"ResetType": reset_type},
-            timeout=timeout)
+        return requests.post(self.url(i, RESET.format(system)),
+                             auth=(self.username, self.password),
+                             json={"ResetType": reset_type}, timeout=timeout)
 
     def clear_fault(self, bmc_xname: str) -> None:
         requests.delete(f"{self.admin}/admin/bmcs/{bmc_xname}/fault", timeout=5)

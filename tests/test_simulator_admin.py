@@ -3,46 +3,35 @@ from __future__ import annotations
 
 import time
 
-import pytest
 import requests
-from harness import Simulator
+from harness import AUTH, RESET
 
 from pcs.simulator import bmc_xname
 
-AUTH = ("root", "initial0")
-RESET = "/redfish/v1/Systems/{}/Actions/ComputerSystem.Reset"
 
-
-@pytest.fixture(scope="module")
-def sim():
-    s = Simulator(4, nodes_per_bmc=2, power_delay_s=0.5)
-    yield s
-    s.stop()
-
-
-def test_health(sim):
-    assert requests.get(f"{sim.admin}/admin/health", timeout=10).json() == {
+def test_health(flat_sim):
+    assert requests.get(f"{flat_sim.admin}/admin/health", timeout=10).json() == {
         "bmcs": 4, "nodes": 8}
 
 
-def test_admin_errors(sim):
-    r = requests.put(f"{sim.admin}/admin/bmcs/x9999c0s0b0/fault", json={"fault": "hang"},
+def test_admin_errors(flat_sim):
+    r = requests.put(f"{flat_sim.admin}/admin/bmcs/x9999c0s0b0/fault", json={"fault": "hang"},
                      timeout=10)
     assert r.status_code == 404
-    r = requests.put(f"{sim.admin}/admin/bmcs/{bmc_xname(0)}/fault",
+    r = requests.put(f"{flat_sim.admin}/admin/bmcs/{bmc_xname(0)}/fault",
                      json={"fault": "nonsense"}, timeout=10)
     assert r.status_code == 400
 
 
-def test_request_log(sim):
-    requests.delete(f"{sim.admin}/admin/log", timeout=10).raise_for_status()
+def test_request_log(flat_sim):
+    requests.delete(f"{flat_sim.admin}/admin/log", timeout=10).raise_for_status()
     t0 = time.time() - 1
-    requests.get(sim.url(2, "/redfish/v1/Systems"), auth=AUTH, timeout=10)
-    requests.post(sim.url(2, RESET.format("Node1")), auth=AUTH,
+    requests.get(flat_sim.url(2, "/redfish/v1/Systems"), auth=AUTH, timeout=10)
+    requests.post(flat_sim.url(2, RESET.format("Node1")), auth=AUTH,
                   json={"ResetType": "Nmi"}, timeout=10)
-    requests.get(sim.url(1), timeout=10)
+    requests.get(flat_sim.url(1), timeout=10)
     x = bmc_xname(2)
-    entries = requests.get(f"{sim.admin}/admin/log", params={"bmc": x, "since": t0},
+    entries = requests.get(f"{flat_sim.admin}/admin/log", params={"bmc": x, "since": t0},
                            timeout=10).json()["entries"]
     assert [(e["method"], e["path"], e["status"]) for e in entries] == [
         ("GET", "/redfish/v1/Systems", 200),
@@ -50,15 +39,15 @@ def test_request_log(sim):
     assert entries[1]["body"] == {"ResetType": "Nmi"}
     assert entries[0]["body"] is None
     assert all(e["bmc"] == x and e["time"] >= t0 for e in entries)
-    all_entries = requests.get(f"{sim.admin}/admin/log", timeout=10).json()["entries"]
+    all_entries = requests.get(f"{flat_sim.admin}/admin/log", timeout=10).json()["entries"]
     assert len(all_entries) == 3
-    future = requests.get(f"{sim.admin}/admin/log", params={"since": time.time() + 60},
+    future = requests.get(f"{flat_sim.admin}/admin/log", params={"since": time.time() + 60},
                           timeout=10).json()["entries"]
     assert future == []
 
 
-def test_fault_admin_errors_name_the_problem(sim):
-    url = f"{sim.admin}/admin/bmcs/{bmc_xname(0)}"
+def test_fault_admin_errors_name_the_problem(flat_sim):
+    url = f"{flat_sim.admin}/admin/bmcs/{bmc_xname(0)}"
     cases = [(f"{url}/fault", {"fault": "slow"}, 400, "needs delay"),
              (f"{url}/fault", {"fault": "status", "retry_after": "x"}, 400, "retry_after"),
              (f"{url}/fault", {"fault": "hang", "systems": ["Node5"]}, 400, "no system"),

@@ -5,12 +5,9 @@ import json
 
 import pytest
 import requests
-from harness import Simulator, simulator_cli
+from harness import AUTH, Simulator, simulator_cli
 
 from pcs.simulator import bmc_xname
-
-AUTH = ("root", "initial0")
-RESET = "/redfish/v1/Systems/{}/Actions/ComputerSystem.Reset"
 
 
 def test_inventory_file_and_clean_exit(tmp_path):
@@ -51,12 +48,8 @@ def test_thousand_bmcs_start():
 def test_reset_types_flag():
     s = Simulator(1, power_delay_s=0.0, extra_args=["--reset-types", "On,ForceOff"])
     try:
-        node = requests.get(s.url(0, "/redfish/v1/Systems/Node0"), auth=AUTH, timeout=10)
-        assert node.json()["Actions"]["#ComputerSystem.Reset"][
-            "ResetType@Redfish.AllowableValues"] == ["On", "ForceOff"]
-        r = requests.post(s.url(0, RESET.format("Node0")), auth=AUTH,
-                          json={"ResetType": "ForceRestart"}, timeout=10)
-        assert r.status_code == 400
+        assert s.allowable_values(0, "Node0") == ["On", "ForceOff"]
+        assert s.reset(0, "Node0", "ForceRestart").status_code == 400
     finally:
         assert s.stop() == 0
     bad = simulator_cli("--bmcs", "1", "--reset-types", "On,Bogus")

@@ -6,11 +6,10 @@ import threading
 
 import pytest
 import requests
-from harness import Simulator, refuses_connections, wait_for
+from harness import AUTH, Simulator, refuses_connections, wait_for
 
 from pcs.simulator import bmc_xname
 
-AUTH = ("root", "initial0")
 DBMCS = 2   # node BMCs; then 1 chassis BMC, 2 PDU controllers, 2 switches
 PDU0, SW0 = DBMCS + 1, DBMCS + 3   # port offsets of x3000m0 and x3000c0w1
 OUTLETS = "/redfish/v1/PowerEquipment/RackPDUs/1/Outlets"

@@ -5,11 +5,10 @@ import time
 
 import pytest
 import requests
-from harness import Simulator, refuses_connections, wait_for
+from harness import AUTH, Simulator, refuses_connections, wait_for
 
 from pcs.simulator import bmc_xname
 
-AUTH = ("root", "initial0")
 HBMCS = 9   # chassis x1000c0: slots 0-7; chassis x1000c1: slot 0 only
 CHASSIS_RESET = "/redfish/v1/Chassis/{}/Actions/Chassis.Reset"
 

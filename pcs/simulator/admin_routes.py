@@ -222,9 +222,7 @@ def _allowable(call: AdminCall, values: list) -> web.Response:
 @admin_routes.put(f"{BMCS}/{{xname}}/systems/{{system}}")
 async def put_system_power(call: AdminCall) -> web.Response:
     f, xname, system = call.fleet, call.params["xname"], call.params["system"]
-    state = await call.power_state()
-    now = time.time()
-    f.set_power(xname, system, state, now)
+    f.set_power(xname, system, await call.power_state(), now := time.time())
     return json_answer({"xname": xname, "system": system,
                         "PowerState": f.system(xname, system).power_state(now)})
 
@@ -276,9 +274,7 @@ async def get_chassis_power(call: AdminCall) -> web.Response:
 async def put_chassis_power(call: AdminCall) -> web.Response:
     """Sets an enclosure or blade with its coupling: node BMCs in it go down or boot."""
     f, xname, cid = call.fleet, call.params["xname"], call.params["chassis"]
-    state = await call.power_state()
-    now = time.time()
-    f.set_chassis_power(xname, cid, state, now)
+    f.set_chassis_power(xname, cid, await call.power_state(), now := time.time())
     await call.server.reconcile()
     return _chassis(call, f.chassis_states(f.chassis_bmc(xname), now)[cid])
 

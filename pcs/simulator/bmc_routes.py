@@ -13,7 +13,6 @@ from .capping import link_node_chassis
 from .fleet import (
     MANAGER_RESET_TYPES,
     ChassisBMC,
-    EnclosureOff,
     FleetError,
     Unreachable,
     chassis_resource,
@@ -25,6 +24,7 @@ from .redfish import (
     COLLECTION_TYPES,
     BmcCall,
     Handler,
+    apply_reset,
     bad_reset_type,
     fault_answer,
     json_answer,
@@ -164,17 +164,8 @@ def get_chassis_element(call: BmcCall) -> web.Response:
 
 @chassis_bmc_routes.post(f"{CHASSIS}/{{chassis}}/Actions/Chassis.Reset")
 def reset_chassis_element(call: BmcCall) -> web.Response:
-    reset_type = reset_type_of(call)
-    if isinstance(reset_type, web.Response):
-        return reset_type
-    try:
-        applied = call.fleet.reset_chassis(call.device.xname, call.params["chassis"],
-                                           reset_type, call.now)
-    except EnclosureOff as exc:
-        return redfish_error(400, "ActionNotSupported", str(exc), "Power on the Enclosure first.")
-    except FleetError:
-        return bad_reset_type(reset_type)
-    return no_content(applied)
+    return apply_reset(call, lambda reset_type: call.fleet.reset_chassis(
+        call.device.xname, call.params["chassis"], reset_type, call.now))
 
 
 @chassis_bmc_routes.get(f"{MANAGERS}/BMC")

@@ -26,12 +26,11 @@ from .model import OUTLET_POWER_STATES, FleetError
 from .redfish import (
     BmcCall,
     Handler,
+    apply_reset,
     bad_parameter,
-    bad_reset_type,
     json_answer,
     malformed_json,
     no_content,
-    reset_type_of,
 )
 from .routing import RouteTable
 
@@ -113,14 +112,8 @@ def get_switch(call: BmcCall) -> web.Response:
 
 @switch_routes.post(f"{SWITCH_CHASSIS}/Actions/Chassis.Reset")
 def reset_switch(call: BmcCall) -> web.Response:
-    reset_type = reset_type_of(call)
-    if isinstance(reset_type, web.Response):
-        return reset_type
-    try:
-        applied = call.fleet.switch_reset(call.device.xname, reset_type, call.now)
-    except FleetError:
-        return bad_reset_type(reset_type)
-    return no_content(applied)
+    return apply_reset(call, lambda reset_type: call.fleet.switch_reset(
+        call.device.xname, reset_type, call.now))
 
 
 pdu_routes.include(task_routes)

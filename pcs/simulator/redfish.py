@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .fleet import BMC, Fleet, error_body
+from .fleet import BMC, EnclosureOff, Fleet, FleetError, error_body
 
 JSON_CT = "application/json"
 COLLECTION_TYPES = {"Systems": "ComputerSystem", "Chassis": "Chassis", "Managers": "Manager"}
@@ -101,3 +101,18 @@ def reset_type_of(call: BmcCall, system: str | None = None) -> Any:
     if call.fleet.refuses(call.device, system, reset_type):   # advertised, yet turned down
         return fault_answer(bad_reset_type(reset_type), "refuse")
     return reset_type
+
+
+def apply_reset(call: BmcCall, reset: Callable[[str], bool]) -> web.Response:
+    """Check the body's ResetType, then ``reset(reset_type)``: 204 (marked if an 'ignore'
+    fault swallowed it), or 400 when the device turns the type down."""
+    reset_type = reset_type_of(call)
+    if isinstance(reset_type, web.Response):
+        return reset_type
+    try:
+        applied = reset(reset_type)
+    except EnclosureOff as exc:   # a blade cannot power on in an enclosure that is off
+        return redfish_error(400, "ActionNotSupported", str(exc), "Power on the Enclosure first.")
+    except FleetError:
+        return bad_reset_type(reset_type)
+    return no_content(applied)

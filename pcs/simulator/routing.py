@@ -100,9 +100,6 @@ class RouteTable(Generic[H]):
     def put(self, template: str) -> Callable[[H], H]:
         return self.route("PUT", template)
 
-    def patch(self, template: str) -> Callable[[H], H]:
-        return self.route("PATCH", template)
-
     def delete(self, template: str) -> Callable[[H], H]:
         return self.route("DELETE", template)
 
