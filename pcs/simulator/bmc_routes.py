@@ -41,7 +41,7 @@ from .tasks import task_resource, task_service, task_uri, tasks_collection
 SYSTEMS, CHASSIS, MANAGERS = "/redfish/v1/Systems", "/redfish/v1/Chassis", "/redfish/v1/Managers"
 TASK_SERVICE = "/redfish/v1/TaskService"
 
-# Task ids are looked up by the handler: another method on any task is 405, as it always was.
+# Task ids are looked up by the handler, so any other method on a task id is 405 (read-only).
 task_routes: RouteTable[Handler] = RouteTable()
 node_routes: RouteTable[Handler] = RouteTable(
     resolvers={"system": lambda b, params: params["system"] in b.systems})

@@ -45,6 +45,7 @@ switch_routes: RouteTable[Handler] = RouteTable()
 @switch_routes.get(SYSTEMS)
 @switch_routes.get(MANAGERS)
 def get_empty_collection(call: BmcCall) -> web.Response:
+    """The collection the path names (Systems, Chassis or Managers), with no members."""
     return members_answer(call.path.rsplit("/", 1)[1], [])
 
 

@@ -60,6 +60,7 @@ class RedfishService:
         return user == self.username and password == self.password
 
     def answer(self, call: BmcCall, method: str, authorization: str) -> web.Response:
+        """The device's answer once faults have let the request through."""
         segments = redfish_segments(call.path)
         public = public_routes.match(method, segments)
         if isinstance(public, NotAllowed):
@@ -68,7 +69,7 @@ class RedfishService:
             return public.handler(call)
         if not self.authorized(authorization):
             return unauthorized()
-        call.fleet.settle_tasks(call.device, call.now)
+        call.fleet.settle_tasks(call.device, call.now)   # tasks over by now show their outcome
         capping = call.fleet.capping.of(call.device.xname)
         if capping is not None:
             capped = capping_answer(capping, method, call.path, call.body)
