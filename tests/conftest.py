@@ -88,6 +88,15 @@ def simulator():
     sim.stop()
 
 
+@pytest.fixture(scope="module")
+def flat_sim():
+    """Four node BMCs (two nodes each, 0.5 s power changes) and no other device, one per test
+    module: its tests change power, faults and the request log."""
+    sim = Simulator(bmcs=4, nodes_per_bmc=2, power_delay_s=0.5)
+    yield sim
+    sim.stop()
+
+
 @pytest.fixture(scope="session")
 def openbao(scratch_dir):
     """A shared OpenBao dev server with KV version 1 at hms-creds, as upstream's CT has it.

@@ -1,6 +1,7 @@
 """Real parts for integration tests: databases, the simulator and worker processes."""
 from __future__ import annotations
 
+import json
 import os
 import random
 import socket
@@ -17,6 +18,8 @@ import psycopg
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+AUTH = ("root", "initial0")   # the simulator's default account
+RESET = "/redfish/v1/Systems/{}/Actions/ComputerSystem.Reset"
 
 
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
@@ -66,6 +69,15 @@ def free_port_block(size: int, low: int = 20000, high: int = 32000) -> int:
     raise RuntimeError("no free block of ports")
 
 
+def refuses_connections(url: str) -> bool:
+    """Whether nothing listens at ``url`` (a device that is down, unpowered or booting)."""
+    try:
+        requests.get(url, timeout=2)
+    except requests.exceptions.ConnectionError:
+        return True
+    return False
+
+
 def answers(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1):
@@ -106,36 +118,64 @@ class Simulator:
                  password: str = "initial0", chassis_bmcs: bool = False,
                  bmc_boot_delay_s: float = 0.0, pdus: int = 0, outlets_per_pdu: int = 4,
                  switches: int = 0, smd: bool = False, smd_minute_s: float = 60.0,
-                 cap_styles: list[str] = ()):
+                 cap_styles: list[str] = (), username: str = "root",
+                 initial_state: str = "off", inventory_file: Path | None = None,
+                 extra_args: list[str] = (), attempts: int = 5):
         """``smd`` also serves the fleet's SMD face, at ``self.smd`` (reservation minutes of
-        ``smd_minute_s`` seconds); ``cap_styles`` are --cap-style values ([BMC=]STYLE)."""
+        ``smd_minute_s`` seconds); ``cap_styles`` are --cap-style values ([BMC=]STYLE);
+        ``extra_args`` go to the command line as they are (--fault, --reset-types, ...).
+        A start that fails (another process took a port of the block) is tried again on
+        another block, ``attempts`` times in all."""
         self.bmcs, self.nodes_per_bmc, self.password = bmcs, nodes_per_bmc, password
+        self.username, self.inventory_file = username, inventory_file
         chassis = len({i // 8 for i in range(bmcs)}) if chassis_bmcs else 0
         devices = bmcs + chassis + pdus + switches
-        # the SMD port is the one after the fleet's, inside the same free block
-        self.port_base = free_port_block(devices + (1 if smd else 0))
-        self.admin = f"http://127.0.0.1:{self.port_base - 1}"
-        self.smd = f"http://127.0.0.1:{self.port_base + devices}" if smd else None
-        argv = [sys.executable, "-m", "pcs.simulator", "--bmcs", str(bmcs), "--nodes-per-bmc",
-                str(nodes_per_bmc), "--port-base", str(self.port_base), "--power-delay",
-                str(power_delay_s), "--password", password]
+        options = ["--bmcs", str(bmcs), "--nodes-per-bmc", str(nodes_per_bmc),
+                   "--power-delay", str(power_delay_s), "--username", username,
+                   "--password", password, "--initial-state", initial_state]
         if chassis_bmcs:
-            argv += ["--chassis-bmcs", "--bmc-boot-delay", str(bmc_boot_delay_s)]
+            options += ["--chassis-bmcs", "--bmc-boot-delay", str(bmc_boot_delay_s)]
         if pdus:
-            argv += ["--pdus", str(pdus), "--outlets-per-pdu", str(outlets_per_pdu)]
+            options += ["--pdus", str(pdus), "--outlets-per-pdu", str(outlets_per_pdu)]
         if switches:
-            argv += ["--switches", str(switches)]
+            options += ["--switches", str(switches)]
         for style in cap_styles:
-            argv += ["--cap-style", style]
-        if smd:
-            argv += ["--smd-port", str(self.port_base + devices), "--smd-minute-s",
-                     str(smd_minute_s)]
-        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True, cwd=ROOT)
-        line = self.process.stdout.readline()
-        if "simulator ready" not in line:
+            options += ["--cap-style", style]
+        if inventory_file is not None:
+            options += ["--inventory-file", str(inventory_file)]
+        options += list(extra_args)
+        for attempt in range(attempts):
+            # the SMD port is the one after the fleet's, inside the same free block
+            self.port_base = free_port_block(devices + (1 if smd else 0))
+            self.admin = f"http://127.0.0.1:{self.port_base - 1}"
+            self.smd = f"http://127.0.0.1:{self.port_base + devices}" if smd else None
+            argv = [sys.executable, "-m", "pcs.simulator", *options,
+                    "--port-base", str(self.port_base)]
+            if smd:
+                argv += ["--smd-port", str(self.port_base + devices), "--smd-minute-s",
+                         str(smd_minute_s)]
+            started = time.monotonic()
+            self.process = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                            stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+            # what it reports before it is ready (--register failures) comes first
+            self._early_output = ""
+            for line in self.process.stdout:
+                if "simulator ready" in line:
+                    self.startup_s = time.monotonic() - started
+                    self.ready_line = line.strip()
+                    return
+                self._early_output += line
             self.stop()
-            raise RuntimeError(f"simulator did not start: {line}")
+            if attempt == attempts - 1:
+                raise RuntimeError(f"simulator did not start: {self.output()}")
+
+    def url(self, i: int, path: str = "/redfish/v1/") -> str:
+        """The URL of ``path`` on device ``i`` (node BMCs first, as ports are given out)."""
+        return f"http://127.0.0.1:{self.port_base + i}{path}"
+
+    def inventory(self) -> list[dict]:
+        """What the simulator wrote to ``inventory_file`` once listening."""
+        return json.loads(self.inventory_file.read_text())
 
     def address(self, i: int) -> str:
         return f"127.0.0.1:{self.port_base + i}"
@@ -160,9 +200,42 @@ class Simulator:
                          json={"PowerState": state}, timeout=5)
         r.raise_for_status()
 
-    def set_fault(self, bmc_xname: str, **fault) -> None:
-        requests.put(f"{self.admin}/admin/bmcs/{bmc_xname}/fault", json=fault,
-                     timeout=5).raise_for_status()
+    def set_fault(self, bmc_xname: str, **fault) -> dict:
+        """Install a fault on a BMC or node (xname); the fault as the simulator shows it."""
+        response = requests.put(f"{self.admin}/admin/bmcs/{bmc_xname}/fault", json=fault,
+                                timeout=5)
+        response.raise_for_status()
+        return response.json()["fault"]
+
+    def fault(self, xname: str) -> dict:
+        """The admin's view of the faults covering a BMC or node."""
+        return requests.get(f"{self.admin}/admin/bmcs/{xname}/fault", timeout=10).json()
+
+    def describe(self, xname: str) -> dict:
+        """The admin's description of one device (power, faults, reachability...)."""
+        return requests.get(f"{self.admin}/admin/bmcs/{xname}", timeout=10).json()
+
+    def power(self, i: int, system: str) -> str:
+        """The PowerState node BMC ``i`` reports for ``system`` over Redfish."""
+        return requests.get(self.url(i, f"/redfish/v1/Systems/{system}"),
+                            auth=(self.username, self.password), timeout=10).json()["PowerState"]
+
+    def allowable_values(self, i: int, system: str) -> list[str]:
+        """The ResetType values node BMC ``i`` advertises for ``system``."""
+        body = requests.get(self.url(i, f"/redfish/v1/Systems/{system}"),
+                            auth=(self.username, self.password), timeout=10).json()
+        return body["Actions"]["#ComputerSystem.Reset"]["ResetType@Redfish.AllowableValues"]
+
+    def wait_power(self, i: int, system: str, state: str, timeout: float = 15.0) -> None:
+        wait_for(lambda: self.power(i, system) == state, timeout=timeout,
+                 what=f"{system} of BMC {i} to be {state}")
+
+    def reset(self, i: int, system: str, reset_type: str = "On",
+              timeout: float = 10) -> requests.Response:
+        """POST ComputerSystem.Reset to node BMC ``i``; its answer, whatever it is."""
+        return requests.post(self.url(i, RESET.format(system)),
+                             auth=(self.username, self.password),
+                             json={"ResetType": reset_type}, timeout=timeout)
 
     def clear_fault(self, bmc_xname: str) -> None:
         requests.delete(f"{self.admin}/admin/bmcs/{bmc_xname}/fault", timeout=5)
@@ -179,13 +252,27 @@ class Simulator:
         params = {k: v for k, v in (("bmc", bmc_xname), ("since", since)) if v is not None}
         return requests.get(f"{self.admin}/admin/log", params=params, timeout=5).json()["entries"]
 
-    def stop(self) -> None:
+    def stop(self) -> int:
+        """SIGTERM (SIGKILL after 20 s); the exit status."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(10)
+                self.process.wait(20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def output(self) -> str:
+        """What the simulator printed (stdout and stderr) but its ready line; call after
+        stop()."""
+        return self._early_output + self.process.stdout.read()
+
+
+def simulator_cli(*argv: str) -> subprocess.CompletedProcess:
+    """`python -m pcs.simulator ARGV` run to its end (usage errors, --help), output captured."""
+    return subprocess.run([sys.executable, "-m", "pcs.simulator", *argv], cwd=ROOT,
+                          capture_output=True, text=True, timeout=30, check=False)
 
 
 class LoggedProcess:

@@ -1,25 +1,36 @@
 """The capping resources of a node BMC as a route table: one handler per route.
 
-Each handler takes the BMC's capping, the node (system name), the path's match and the request
-body, and returns (status, body) from the pure state in ``capping``.
+Each handler takes the BMC's capping, the node (system name), the matched path and its
+placeholders, and the request body, and returns (status, body) from the pure state in ``capping``.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .capping import (Answer, BmcCapping, Limit, apollo_body, apply, check_value,
                       chassis_id, control_body, control_change, controls_collection,
                       node_chassis, power_body, refused)
-
-Handler = Callable[[BmcCapping, str, "re.Match[str]", Any], Answer]
+from .routing import NotAllowed, RouteTable, redfish_segments
 
 
 @dataclass(frozen=True)
-class Route:
+class PathMatch:
+    """The matched path (without trailing slashes) and its placeholders."""
+    path: str
+    values: Dict[str, str]
+
+    def __getitem__(self, name: str) -> str:
+        return self.values[name]
+
+
+Handler = Callable[[BmcCapping, str, PathMatch, Any], Answer]
+
+
+@dataclass(frozen=True)
+class CapRoute:
     method: str
-    pattern: "re.Pattern[str]"
+    path: str
     styles: Tuple[str, ...]
     handler: Handler
 
@@ -39,14 +50,14 @@ def _limit(capping: BmcCapping, system: str, key: str) -> Optional[Limit]:
 def _control(capping: BmcCapping, system: str, match, body) -> Answer:
     limit = _limit(capping, system, match["key"])
     if limit is None:
-        return _missing(match.string)
+        return _missing(match.path)
     return 200, control_body(capping, system, limit)
 
 
 def _patch_control(capping: BmcCapping, system: str, match, body) -> Answer:
     limit = _limit(capping, system, match["key"])
     if limit is None:
-        return _missing(match.string)
+        return _missing(match.path)
     if not isinstance(body, dict):
         return refused("The request body is not a JSON object.")
     problem, value = control_change(capping, system, limit, body)
@@ -117,40 +128,50 @@ def _missing(path: str) -> Answer:
     return refused(f"The resource at the URI {path} was not found.", 404)
 
 
-_NODE = r"/redfish/v1/Chassis/(?P<chassis>[^/]+)"
+_NODE = "/redfish/v1/Chassis/{chassis}"
+ALL_STYLES = ("cray", "controls", "power", "apollo")
 CONTROL_STYLES = ("cray", "controls")
-ROUTES: List[Route] = [
-    Route("GET", re.compile(_NODE + r"/?"), ("cray", "controls", "power", "apollo"), _chassis),
-    Route("GET", re.compile(_NODE + r"/Controls/?"), CONTROL_STYLES, _controls),
-    Route("GET", re.compile(_NODE + r"/Controls/(?P<key>[^/]+)/?"), CONTROL_STYLES, _control),
-    Route("PATCH", re.compile(_NODE + r"/Controls/(?P<key>[^/]+)/?"), ("controls",),
-          _patch_control),
-    Route("PATCH", re.compile(_NODE + r"/Controls\.Deep/?"), ("cray",), _patch_deep),
-    Route("GET", re.compile(_NODE + r"/Power/?"), ("power",), _power),
-    Route("PATCH", re.compile(_NODE + r"/Power/?"), ("power",), _patch_power),
-    Route("GET", re.compile(_NODE + r"/Power/AccPowerService/PowerLimit/?"), ("apollo",),
-          _apollo),
-    Route("POST", re.compile(_NODE + r"/Power/AccPowerService/PowerLimit/Actions/"
-                                     r"HpeServerAccPowerLimit\.ConfigurePowerLimit/?"),
-          ("apollo",), _configure_apollo),
+ROUTES: List[CapRoute] = [
+    CapRoute("GET", _NODE, ALL_STYLES, _chassis),
+    CapRoute("GET", f"{_NODE}/Controls", CONTROL_STYLES, _controls),
+    CapRoute("GET", f"{_NODE}/Controls/{{key}}", CONTROL_STYLES, _control),
+    CapRoute("PATCH", f"{_NODE}/Controls/{{key}}", ("controls",), _patch_control),
+    CapRoute("PATCH", f"{_NODE}/Controls.Deep", ("cray",), _patch_deep),
+    CapRoute("GET", f"{_NODE}/Power", ("power",), _power),
+    CapRoute("PATCH", f"{_NODE}/Power", ("power",), _patch_power),
+    CapRoute("GET", f"{_NODE}/Power/AccPowerService/PowerLimit", ("apollo",), _apollo),
+    CapRoute("POST", f"{_NODE}/Power/AccPowerService/PowerLimit/Actions/"
+                     "HpeServerAccPowerLimit.ConfigurePowerLimit", ("apollo",),
+             _configure_apollo),
 ]
 
 
+def _node_of(capping: BmcCapping, chassis: str) -> Optional[str]:
+    return next((s for s in capping.nodes if chassis_id(capping.style, s) == chassis), None)
+
+
+def _table(style: str) -> RouteTable[Handler]:
+    # a chassis that holds no node's limits is the rest of the BMC's to answer
+    table: RouteTable[Handler] = RouteTable(
+        resolvers={"chassis": lambda capping, params: _node_of(capping, params["chassis"])
+                   is not None})
+    for r in ROUTES:
+        if style in r.styles:
+            table.route(r.method, r.path)(r.handler)
+    return table
+
+
+TABLES = {style: _table(style) for style in ALL_STYLES}
+
+
 def route(capping: BmcCapping, method: str, path: str, body: Any) -> Optional[Answer]:
-    """The answer of the route that serves ``path`` on a node of this BMC; None when no capping
-    route matches (the rest of the BMC answers). A known path with another method: 405."""
-    allowed = False
-    for candidate in ROUTES:
-        match = candidate.pattern.fullmatch(path)
-        if match is None or capping.style not in candidate.styles:
-            continue
-        system = next((s for s in capping.nodes
-                       if chassis_id(capping.style, s) == match["chassis"]), None)
-        if system is None:
-            return None
-        if candidate.method == method:
-            return candidate.handler(capping, system, match, body)
-        allowed = True
-    if allowed:
+    """The answer of the route that serves ``path`` (without trailing slashes) on a node of
+    this BMC; None when no capping route has the path (the rest of the BMC answers). A known
+    path with another method: 405."""
+    found = TABLES[capping.style].match(method, redfish_segments(path), capping)
+    if found is None:
+        return None
+    if isinstance(found, NotAllowed):
         return refused(f"The method is not supported on {path}.", 405)
-    return None
+    system = _node_of(capping, found.params["chassis"])
+    return found.handler(capping, system, PathMatch(path, found.params), body)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import signal
@@ -12,13 +11,12 @@ from typing import Any, Dict, List, Optional
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from . import smd
-from .admin import AdminMixin
-from .device_redfish import DeviceRedfishMixin
+from . import admin_routes, smd
 from .fleet import BMC, Fleet
-from .redfish import _json, redfish_error
+from .redfish import BmcCall, redfish_error
+from .redfish_service import RedfishService
 
-__all__ = ["Simulator", "run", "raise_nofile_limit", "_json", "redfish_error"]
+__all__ = ["Simulator", "run", "raise_nofile_limit"]
 
 HANG_MAX_S = 600.0
 TICK_S = 0.05   # how often (hierarchy mode) ports follow power and boot state
@@ -35,9 +33,10 @@ def raise_nofile_limit() -> None:
         print(f"simulator: could not raise RLIMIT_NOFILE: {exc}", file=sys.stderr)
 
 
-class Simulator(DeviceRedfishMixin, AdminMixin):
+class Simulator:
     """One aiohttp app on many ports: admin, node BMCs and (opt-in) chassis BMCs,
-    PDU controllers and management switches."""
+    PDU controllers and management switches. The port picks the service (and device); the
+    service's route table picks the handler."""
 
     def __init__(self, fleet: Fleet, host: str = "127.0.0.1", username: str = "root",
                  password: str = "initial0", admin_port: Optional[int] = None) -> None:
@@ -46,8 +45,7 @@ class Simulator(DeviceRedfishMixin, AdminMixin):
         self.username = username
         self.password = password
         self.admin_port = admin_port if admin_port is not None else fleet.port_base - 1
-        self._auth_ok = "Basic " + base64.b64encode(
-            f"{username}:{password}".encode()).decode()
+        self.redfish = RedfishService(username, password)
         self._fault_events: Dict[str, asyncio.Event] = {}   # BMC xname -> set on change
         self._sites: Dict[int, web.TCPSite] = {}
         self.runner: Optional[web.AppRunner] = None
@@ -94,10 +92,11 @@ class Simulator(DeviceRedfishMixin, AdminMixin):
 
     # ---- dispatch -------------------------------------------------------
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        """aiohttp routes on paths only: the local port picks the service here."""
         sock = request.transport.get_extra_info("sockname") if request.transport else None
         port = sock[1] if sock else None
         if port == self.admin_port:
-            return await self._admin(request)
+            return await admin_routes.serve(self, request)
         b = self.fleet.by_port.get(port)
         if b is None:
             return redfish_error(404, "ResourceMissingAtURI", "No BMC on this port.")
@@ -131,7 +130,10 @@ class Simulator(DeviceRedfishMixin, AdminMixin):
                 if not await self._hang(b, fault):   # simulator stopping, or HANG_MAX_S
                     return _no_answer(request)
                 # the hang fault is gone: answer as the BMC's faults now say
-            resp = self._redfish(b, request, raw, body)
+            call = BmcCall(self.fleet, b, request.path.rstrip("/") or "/", raw, body,
+                           time.time(), self._changed)
+            resp = self.redfish.answer(call, request.method,
+                                       request.headers.get("Authorization", ""))
             entry["status"] = resp.status
             entry["fault"] = entry["fault"] or resp.get("fault")
             return resp
@@ -158,7 +160,7 @@ class Simulator(DeviceRedfishMixin, AdminMixin):
         # the caller has settled the whole fleet at ``now``
         return not self.fleet.is_down(b) and b.reachable(now)
 
-    async def _reconcile(self) -> None:
+    async def reconcile(self) -> None:
         """Open or close BMC ports to match faults and (hierarchy) power/boot state."""
         async with self._sites_lock:
             now = time.time()
@@ -178,22 +180,22 @@ class Simulator(DeviceRedfishMixin, AdminMixin):
         while not self._closing:
             await asyncio.sleep(TICK_S)
             try:
-                await self._reconcile()
+                await self.reconcile()
             except Exception as exc:  # noqa: BLE001 - keep ticking
                 print(f"simulator: reconcile failed: {type(exc).__name__}: {exc}",
                       file=sys.stderr)
 
     def _changed(self) -> None:
         if self.fleet.hierarchy and not self._closing:
-            asyncio.get_running_loop().create_task(self._reconcile())
+            asyncio.get_running_loop().create_task(self.reconcile())
 
-    async def _faults_changed(self, xname: str) -> None:
+    async def faults_changed(self, xname: str) -> None:
         """Wake the requests hung on this BMC (they look again) and open or close its port."""
         b, _ = self.fleet.bmc_and_system(xname)
         changed = self._fault_events.pop(b.xname, None)
         if changed is not None:
             changed.set()
-        await self._reconcile()
+        await self.reconcile()
 
     # ---- startup side effects ------------------------------------------
     def write_inventory(self, path: str) -> None:
