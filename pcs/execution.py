@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,7 +18,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from pcs import events, power_status, scheduler, sequencing, task_reservations
+from pcs import bmc_clients, events, power_status, scheduler, sequencing, task_reservations
 from pcs.broker import Publisher
 from pcs.config import Settings
 from pcs.db import Database
@@ -32,13 +31,13 @@ from pcs.domain.tiers import tier_of
 from pcs.errors import CredentialsUnavailable, DatabaseUnavailable
 from pcs.logs import add_log_context, log_context
 from pcs.models import BmcExchange
-from pcs.redfish.client import BmcAddress, Exchange, RedfishClient, in_motion
+from pcs.redfish.client import Exchange, RedfishClient, in_motion
 from pcs.redfish.tasks import TaskProgress, read_task_monitor
 from pcs.sources import state_push
 from pcs.sources.inventory import OUTLET_TYPE
 from pcs.sources.reservations import Held, NoReservations, Refused, ReservationSource
 from pcs.sources.state_push import NoStatePush, StatePush
-from pcs.sources.credentials import CredentialSource, StoredLogin
+from pcs.sources.credentials import CredentialSource
 
 log = logging.getLogger(__name__)
 exchanges = BmcExchange.__table__
@@ -135,8 +134,6 @@ class Executor:
         # xname -> reservation key of the steps running in this process, renewed by its
         # renewal loop (only this process knows they are still alive).
         self.running_reservations: dict[str, str] = {}
-        self._clients: dict[int, tuple[tuple, RedfishClient]] = {}
-        self._clients_lock = threading.Lock()
 
     def run_steps(self, task_ids: list[int]) -> None:
         """Run the step of each task in turn, then check once whether their transitions are
@@ -231,7 +228,7 @@ class Executor:
             return StepResult(claim.transition_id)   # it ended: its component is gone
         ctx, bmc = loaded
         try:
-            ctx.client = self._client(bmc)
+            ctx.client = self.client_for(bmc)
         except CredentialsUnavailable as exc:
             # Before any exchange: the BMC was not asked, so nothing can have been applied.
             with self.db.transaction() as session:
@@ -683,30 +680,9 @@ class Executor:
         return ctx, {k[4:]: v for k, v in row._mapping.items() if k.startswith("bmc_")}
 
     def client_for(self, bmc: dict) -> RedfishClient:
-        """The process's pooled client of a BMC (power-cap steps share it)."""
-        return self._client(bmc)
-
-    def _client(self, bmc: dict) -> RedfishClient:
-        """The process's keep-alive client for the BMC, rebuilt when its record or its
-        credentials change. Raises CredentialsUnavailable from the credential source."""
-        login = self.credentials.credentials_for(
-            StoredLogin(bmc["xname"], bmc["username"], bmc["password_encrypted"]))
-        version = (bmc["updated_at"], login)
-        with self._clients_lock:
-            known, client = self._clients.get(bmc["id"], (None, None))
-            if known != version:
-                if client is not None:
-                    client.close()
-                address = BmcAddress(bmc["address"], bmc["scheme"], login.username,
-                                     login.password, bmc["verify_tls"], self.settings.ca_bundle,
-                                     bmc["ca_pem"])
-                xname = bmc["xname"]
-                client = RedfishClient(address, connect_timeout_s=self.settings.connect_timeout_s,
-                                       read_timeout_s=self.settings.status_timeout_s,
-                                       action_timeout_s=self.settings.action_timeout_s,
-                                       on_unauthorized=lambda: self.credentials.forget(xname))
-                self._clients[bmc["id"]] = (version, client)
-            return client
+        """The process's pooled client of a BMC (power-cap steps and the sweep share it).
+        Raises CredentialsUnavailable from the credential source."""
+        return bmc_clients.client_for(self.settings, self.credentials, bmc)
 
 
 def _slow(exchange: Exchange) -> bool:

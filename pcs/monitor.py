@@ -10,13 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select, text
 
-from pcs import metrics, power_status
+from pcs import bmc_clients, metrics, power_status
 from pcs.config import Settings
 from pcs.db import Database
 from pcs.errors import CredentialsUnavailable
-from pcs.inventory.store import bmc_address
 from pcs.models import Bmc, Component
-from pcs.redfish.client import RedfishClient
 from pcs.sources.credentials import CredentialSource
 from pcs.sources import state_push
 from pcs.sources.inventory import InventorySource, LocalInventory
@@ -26,6 +24,9 @@ from pcs.sources.smd import SmdUnavailable
 log = logging.getLogger(__name__)
 
 SWEEP_LOCK = 7_311_042   # advisory lock key of the sweeper
+# What the process's client of a BMC is built from (bmc_clients.client_for).
+_BMC_COLUMNS = select(Bmc.id, Bmc.updated_at, Bmc.xname, Bmc.address, Bmc.scheme, Bmc.username,
+                      Bmc.password_encrypted, Bmc.verify_tls, Bmc.ca_bundle.label("ca_pem"))
 
 
 def sweep(settings: Settings, db: Database, credentials: CredentialSource,
@@ -59,7 +60,7 @@ def _sweep(settings: Settings, db: Database, credentials: CredentialSource,
     started = time.monotonic()
     with db.transaction() as session:
         read_at = session.scalar(text("SELECT now()"))
-        bmcs = {b.id: b for b in session.scalars(select(Bmc))}
+        bmcs = {b.id: dict(b._mapping) for b in session.execute(_BMC_COLUMNS)}
         by_bmc: dict[int, list] = defaultdict(list)
         for c in session.execute(select(Component.id, Component.bmc_id, Component.type,
                                         Component.redfish_path)):
@@ -92,27 +93,21 @@ def _push(db: Database, push: StatePush, states: dict[str, str]) -> None:
             state_push.keep_for_later(session, left)
 
 
-def _read_bmc(settings: Settings, credentials: CredentialSource, bmc: Bmc,
+def _read_bmc(settings: Settings, credentials: CredentialSource, bmc: dict,
               components: list) -> list[power_status.Reading]:
-    """One BMC's components, read one after the other (a BMC is not flooded)."""
+    """One BMC's components, read one after the other (a BMC is not flooded), through the
+    process's client of the BMC (its connections are kept for the next sweep and for steps)."""
     try:
-        login = credentials.credentials_for(bmc)
+        client = bmc_clients.client_for(settings, credentials, bmc)
     except CredentialsUnavailable as exc:
         return [power_status.Reading(c.id, "undefined", "unavailable", str(exc))
                 for c in components]
-    client = RedfishClient(bmc_address(bmc, login, settings.ca_bundle),
-                           connect_timeout_s=settings.connect_timeout_s,
-                           read_timeout_s=settings.status_timeout_s,
-                           on_unauthorized=lambda: credentials.forget(bmc.xname))
     out = []
-    try:
-        for component in components:
-            state, exchange = client.get_power_state(component.redfish_path)
-            if state is None:
-                out.append(power_status.Reading(component.id, "undefined", "unavailable",
-                                                exchange.error or "No response from target"))
-            else:
-                out.append(power_status.Reading(component.id, state, "available", ""))
-    finally:
-        client.close()
+    for component in components:
+        state, exchange = client.get_power_state(component.redfish_path)
+        if state is None:
+            out.append(power_status.Reading(component.id, "undefined", "unavailable",
+                                            exchange.error or "No response from target"))
+        else:
+            out.append(power_status.Reading(component.id, state, "available", ""))
     return out

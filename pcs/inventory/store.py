@@ -13,7 +13,6 @@ from pcs.inventory.credentials import CredentialStore
 from pcs.inventory.discovery import DiscoveredComponent
 from pcs.models import ACTIVE_STATES, QUEUED, Bmc, Component, TransitionTask
 from pcs.redfish.client import BmcAddress
-from pcs.sources.credentials import Credentials
 
 
 @dataclass(frozen=True)
@@ -120,10 +119,3 @@ def list_components(session: Session) -> list[tuple[Component, str]]:
     return list(session.execute(
         select(Component, Bmc.xname).join(Bmc, Bmc.id == Component.bmc_id)
         .order_by(Component.xname)))
-
-
-def bmc_address(bmc: Bmc, login: Credentials, ca_bundle: str | None) -> BmcAddress:
-    """Where the BMC answers, with the login its credential source gave."""
-    return BmcAddress(bmc.address, bmc.scheme, login.username, login.password, bmc.verify_tls,
-                      ca_bundle, bmc.ca_bundle)
-
