@@ -24,7 +24,8 @@ from pcs.domain import outcomes, xnames
 from pcs.domain.admission import admit
 from pcs.domain.tiers import first_tier, possible_tiers
 from pcs.domain.operations import Operation
-from pcs.models import (DEFERRED, DISPATCHED, QUEUED, READY, RUNNING, TASK_STATUS_FOR, Component,
+from pcs.models import (DEFERRED, DISPATCHED, FINAL_STATES, QUEUED, READY, RUNNING,
+                        TASK_STATUS_FOR, Component,
                         ComponentLock, Transition, TransitionTask)
 
 # Hot-path statements use the Core tables: the ORM's bulk-update machinery costs CPU per call.
@@ -402,8 +403,12 @@ def abort(session: Session, transition_id: uuid.UUID) -> str:
     events.tasks_ended(session, [(transition_id, r.xname, r.state, r.description, r.error)
                                  for r in ended])
     promote(session, list(components))
+    # Whatever is unfinished now is executing, or was when the UPDATE above looked and has
+    # since moved on (a step that committed its deferral meanwhile): either way a worker will
+    # meet the signal at its next step and end it.
     executing = session.scalar(select(func.count()).where(
-        TransitionTask.transition_id == transition_id, TransitionTask.state == RUNNING))
+        TransitionTask.transition_id == transition_id,
+        TransitionTask.state.not_in(FINAL_STATES)))
     transition.status = "abort-signaled" if executing else "aborted"
     if not executing:
         transition.finished_at = utcnow()

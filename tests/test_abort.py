@@ -10,7 +10,8 @@ pytestmark = pytest.mark.integration
 
 def test_abort_fails_unfinished_tasks_and_frees_their_components(client, fleet, worker):
     fleet.set_power("x1000c1s1b0", "Node0", "Off")
-    fleet.set_fault("x1000c1s1b0", fault="ignore", count=1)   # the On never shows
+    # The On never shows: every send (and re-send) is answered and ignored until cleared.
+    fleet.set_fault("x1000c1s1b0", fault="ignore", count=10)
     try:
         first = post_transition(client, "on", ["x1000c1s1b0n0"], taskDeadlineMinutes=-1)
         queued = post_transition(client, "on", ["x1000c1s1b0n0"])
@@ -23,6 +24,7 @@ def test_abort_fails_unfinished_tasks_and_frees_their_components(client, fleet, 
         assert response.status_code == 202
         assert response.get_json() == {"abortStatus": "Accepted - abort initiated"}
         body = wait_transition(client, first, timeout=20)
+        fleet.clear_fault("x1000c1s1b0")   # the queued On may now take effect
         assert body["transitionStatus"] == "aborted"
         assert body["tasks"][0] == {
             "xname": "x1000c1s1b0n0", "taskStatus": "failed", "error": "Transition aborted",
