@@ -388,3 +388,20 @@ def test_a_partial_oauth2_configuration_refuses_to_start(smd):
     partial = dataclasses.replace(smd.settings, oauth2_client_id="pcs")
     with pytest.raises(ConfigurationError, match="OAUTH2_CLIENT_SECRET"):
         create_app(partial)
+
+
+def test_pushes_asked_for_together_go_out_as_one_patch_per_state(smd):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pcs.sources.state_push import state_push
+    push = state_push(smd.settings)
+    names = [f"x1000c0s{s}b0n{n}" for s in range(4) for n in range(2)]
+    smd.smd("DELETE", "/admin/smd/pushes")
+    with ThreadPoolExecutor(len(names)) as pool:   # eight steps confirming at once
+        left = list(pool.map(lambda x: push.push({x: "off" if x.endswith("1") else "on"}),
+                             names))
+    assert left == [{}] * len(names)
+    pushed = smd.smd("GET", "/admin/smd/pushes").json()["pushes"]
+    assert sorted(x for p in pushed for x in p["ComponentIDs"]) == sorted(names)
+    assert len(pushed) < len(names)
+    assert all(len({x[-1] for x in p["ComponentIDs"]}) == 1 for p in pushed)   # one state each
