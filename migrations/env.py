@@ -1,4 +1,4 @@
-"""Alembic environment: the URL comes from the caller (pcs.migrate) or PCS_DATABASE_URL."""
+"""Alembic environment: the URL comes from the caller (pcs.runtime.migrate) or PCS_DATABASE_URL."""
 from __future__ import annotations
 
 import os

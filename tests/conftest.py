@@ -38,7 +38,7 @@ def server_urls(scratch_dir):
         if answers("127.0.0.1", 5432):
             db = DEFAULT_DATABASE
         else:
-            from pcs.embedded import start_postgres
+            from pcs.runtime.embedded import start_postgres
             server = start_postgres(scratch_dir / "embedded", port=28532)
             started.append(server)
             db = server.url
@@ -46,7 +46,7 @@ def server_urls(scratch_dir):
         if answers("127.0.0.1", 6379):
             broker = DEFAULT_BROKER
         else:
-            from pcs.embedded import start_valkey
+            from pcs.runtime.embedded import start_valkey
             server = start_valkey(scratch_dir / "embedded", port=28479)
             started.append(server)
             broker = server.url
@@ -58,7 +58,7 @@ def server_urls(scratch_dir):
 @pytest.fixture(scope="session")
 def database_url(server_urls):
     """A fresh database for this test session, with the schema from the migrations."""
-    from pcs.migrate import upgrade
+    from pcs.runtime.migrate import upgrade
     admin_url = server_urls[0]
     name = f"pcs_test_{RUN_ID}"
     admin_execute(admin_url, f'CREATE DATABASE "{name}"')
@@ -157,7 +157,7 @@ def private_stack_factory(server_urls, settings):
     worker takes their tasks; every BMC the simulator lists is registered. Start workers with
     harness.Worker(settings.as_env(), ...)."""
     from pcs.api import create_app
-    from pcs.migrate import upgrade
+    from pcs.runtime.migrate import upgrade
     made = []
 
     def make(sim, **overrides):

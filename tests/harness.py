@@ -94,7 +94,7 @@ def with_database(url: str, name: str) -> str:
 @contextmanager
 def migrated_database(admin_url: str, prefix: str) -> Iterator[str]:
     """A new database with the schema from the migrations, dropped afterwards."""
-    from pcs.migrate import upgrade
+    from pcs.runtime.migrate import upgrade
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin_execute(admin_url, f'CREATE DATABASE "{name}"')
     try:

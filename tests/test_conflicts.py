@@ -90,7 +90,7 @@ def test_lock_request_with_bad_xnames_is_a_400(client):
 
 
 def test_task_queued_too_long_fails_naming_the_holder(client, held, db, settings):
-    from pcs import scheduler
+    from pcs.queue import scheduler
     waiting = post_transition(client, "force-off", [f"{HOLD}n1"])
     with db.transaction() as s:
         ended = scheduler.time_out_queued(s, scheduler.utcnow())

@@ -1,7 +1,7 @@
 """Restarting PostgreSQL during a transition delays it but fails no task (a private embedded
 PostgreSQL, never the machine's). Workers do not ping pooled connections before each
 transaction: a step that meets a lost connection gives its task back and it runs again from what
-was committed (pcs.execution.Executor.run_step); a claim that meets one is tried once more."""
+was committed (pcs.queue.steps.Executor.run_step); a claim that meets one is tried once more."""
 from __future__ import annotations
 
 import dataclasses
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def private_postgres():
-    from pcs.embedded import start_postgres
+    from pcs.runtime.embedded import start_postgres
     # As root the server runs as its own account, which must reach the data directory.
     state_dir = Path(tempfile.mkdtemp(prefix="pcs-pg-restart-"))
     state_dir.chmod(0o711)
@@ -36,8 +36,8 @@ def private_postgres():
 
 def test_postgres_restart_mid_transition_fails_no_task(private_postgres, settings, scratch_dir):
     from pcs.api import create_app
-    from pcs.embedded import start_postgres
-    from pcs.migrate import upgrade
+    from pcs.runtime.embedded import start_postgres
+    from pcs.runtime.migrate import upgrade
     state_dir, port, server = private_postgres
     upgrade(server.url)
     private = dataclasses.replace(settings, database_url=server.url,

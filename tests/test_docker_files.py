@@ -266,7 +266,7 @@ def test_every_service_has_a_healthcheck_and_pcs_ones_a_stop_grace(services):
 
 
 def test_stop_grace_periods_outlast_the_processes_own_drains(services):
-    from pcs import gunicorn_config
+    from pcs.runtime import gunicorn_config
     assert _seconds(services["api"]["stop_grace_period"]) > gunicorn_config.graceful_timeout
     # A warm worker shutdown waits for its running steps; the longest one, timed out:
     s = Settings()

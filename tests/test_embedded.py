@@ -1,4 +1,4 @@
-"""Tests of pcs.embedded: real PostgreSQL and Valkey servers from the installed wheels."""
+"""Tests of pcs.runtime.embedded: real PostgreSQL and Valkey servers from the installed wheels."""
 from __future__ import annotations
 
 import os
@@ -13,7 +13,7 @@ import psycopg
 import pytest
 import redis
 
-from pcs.embedded import EmbeddedServerError, server_answers, start_postgres, start_valkey
+from pcs.runtime.embedded import EmbeddedServerError, server_answers, start_postgres, start_valkey
 
 
 def free_port() -> int:

@@ -68,7 +68,7 @@ def smd_stack(server_urls, settings, scratch_dir):
     """pcs reading its inventory from the simulator's SMD face (BMC logins from the fake
     credential store), with a worker of its own."""
     from pcs.api import create_app
-    from pcs.migrate import upgrade
+    from pcs.runtime.migrate import upgrade
     from pcs.simulator import bmc_xname
     styles = ["cray", "power", "apollo", "controls", "none"]
     sim = Simulator(bmcs=len(styles), nodes_per_bmc=1, smd=True,

@@ -107,7 +107,7 @@ def test_reaper_resends_a_task_whose_message_was_lost(client, fleet, worker, db,
 
     from sqlalchemy import update
 
-    from pcs import scheduler
+    from pcs.queue import scheduler
     from pcs.broker import Publisher
     from pcs.domain.operations import Operation
 
@@ -133,7 +133,7 @@ def test_overlapping_submissions_queue_in_one_order_on_every_shared_component(db
     components one is ahead of the other on all of them, whatever order their requests named."""
     import threading
 
-    from pcs import scheduler
+    from pcs.queue import scheduler
     from pcs.domain.operations import Operation
 
     shared = ["x1000c0s3b0n1", "x1000c0s4b0n1", "x1000c0s6b0n1"]

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, insert, select, update
 
-from pcs import retention, scheduler
+from pcs.queue import retention, scheduler
 from pcs.domain.operations import Operation
 from pcs.models import Transition, TransitionTask
 

@@ -1,7 +1,7 @@
 """How steps reach the workers: several task IDs per message (PCS_STEP_BATCH); the bound on what
 one slow BMC can hold up (a batch after a slow or silent BMC hands its remaining tasks on, one
-per message, so that idle worker threads take them: pcs.execution.Executor.run_steps); and the
-bound on what one BMC is sent at once (PCS_BMC_MAX_INFLIGHT: pcs.scheduler.dispatch)."""
+per message, so that idle worker threads take them: pcs.queue.steps.Executor.run_steps); and the
+bound on what one BMC is sent at once (PCS_BMC_MAX_INFLIGHT: pcs.queue.scheduler.dispatch)."""
 from __future__ import annotations
 
 import time

@@ -9,7 +9,7 @@ from celery import signals
 from pcs.broker import make_celery
 from pcs.config import Settings
 from pcs.errors import ConfigurationError
-from pcs.logs import configure_logging
+from pcs.runtime.logs import configure_logging
 from workers.runtime import runtime
 
 settings = Settings.from_env()

@@ -5,18 +5,19 @@ from __future__ import annotations
 import threading
 from functools import cached_property
 
-from pcs import events, scheduler
+from pcs import events
+from pcs.queue import scheduler
 from pcs.broker import Publisher
 from pcs.capping.steps import CapExecutor
 from pcs.config import Settings
 from pcs.db import Database
-from pcs.dispatcher import Dispatcher
-from pcs.execution import Executor
+from pcs.queue.dispatcher import Dispatcher
+from pcs.queue.steps import Executor
 from pcs.sources.credentials import CredentialSource, credential_source
 from pcs.sources.inventory import InventorySource, inventory_source
 from pcs.sources.reservations import ReservationSource, reservation_source
 from pcs.sources.state_push import StatePush, state_push
-from pcs.task_reservations import Renewer
+from pcs.queue.task_reservations import Renewer
 
 
 class WorkerRuntime:

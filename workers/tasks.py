@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from pcs import monitor, retention, scheduler
+from pcs import monitor
+from pcs.queue import retention, scheduler
 from pcs.broker import RUN_CAP_STEPS
 from pcs.capping import queue as cap_queue
 from workers.runtime import runtime

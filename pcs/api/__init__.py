@@ -12,7 +12,7 @@ from pcs.config import Settings
 from pcs.db import Database
 from pcs.errors import ConfigurationError
 from pcs.events import publish_after_commit
-from pcs.logs import configure_logging
+from pcs.runtime.logs import configure_logging
 from pcs.sources.reservations import reservation_source
 from pcs.sources.inventory import inventory_source
 

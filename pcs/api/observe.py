@@ -16,7 +16,7 @@ from flask import Flask, Response, g, request
 
 from pcs import metrics
 from pcs.api import auth
-from pcs.logs import add_log_context, reset_log_context
+from pcs.runtime.logs import add_log_context, reset_log_context
 
 access_log = logging.getLogger("pcs.access")
 audit_log = logging.getLogger("pcs.audit")

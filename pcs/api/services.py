@@ -10,7 +10,7 @@ from flask import current_app
 from pcs.broker import Publisher
 from pcs.config import Settings
 from pcs.db import Database
-from pcs.dispatcher import dispatch_once
+from pcs.queue.dispatcher import dispatch_once
 from pcs.inventory.credentials import CredentialStore, credential_store
 from pcs.sources.credentials import CredentialSource, credential_source
 from pcs.sources.inventory import InventorySource

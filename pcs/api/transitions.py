@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from pcs import queries, scheduler, task_reservations
+from pcs import queries
+from pcs.queue import scheduler, task_reservations
 from pcs.api.auth import requester
 from pcs.api.body import at_most, json_body
 from pcs.api.ids import parse_uuid

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from pcs.config import Settings
-from pcs.scheduler import BUSY_PER_BMC_SQL, utcnow
+from pcs.queue.scheduler import BUSY_PER_BMC_SQL, utcnow
 from pcs.domain.capping import CapEntry, CapPlan, EntryStatus
 from pcs.models import DISPATCHED, FAILED, QUEUED, READY, RUNNING, SUCCEEDED, UNSUPPORTED, PowerCap
 

@@ -34,10 +34,10 @@ def up(simulate: int = typer.Option(0, help="also simulate N nodes, two per node
                                 "or Vault when VAULT_ENABLED=true)")):
     """Start PostgreSQL and Valkey (embedded unless PCS_DATABASE_URL / PCS_BROKER_URL are set),
     apply migrations, and run api, worker, beat and Flower until Ctrl-C or SIGTERM."""
-    from pcs.embedded import EmbeddedServerError
+    from pcs.runtime.embedded import EmbeddedServerError
     from pcs.errors import ConfigurationError
-    from pcs.logs import configure_logging
-    from pcs.stack import Stack
+    from pcs.runtime.logs import configure_logging
+    from pcs.runtime.stack import Stack
 
     settings = _settings()
     if smd and not simulate:
@@ -79,8 +79,7 @@ def show_config():
 @cli.command("migrate")
 def migrate_command():
     """Apply database migrations to PCS_DATABASE_URL."""
-    from pcs import migrate
-
+    from pcs.runtime import migrate
     settings = _settings()
     if not settings.database_url:
         console.print("[red]error:[/red] PCS_DATABASE_URL is not set "
@@ -109,7 +108,7 @@ def rotate_secret():
     directory the new key is made here and the old one dropped once all are done; with
     PCS_SECRET_KEY, set it to NEW,OLD on every pcs process first."""
     from pcs.db import Database
-    from pcs.embedded import postgres_url
+    from pcs.runtime.embedded import postgres_url
     from pcs.errors import ConfigurationError
     from pcs.inventory.credentials import rotate_keys
 

@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 
 from pcs.config import Settings
 from pcs.errors import ConfigurationError
-from pcs.secret_files import read_or_create, write_private
+from pcs.runtime.secret_files import read_or_create, write_private
 
 KEY_FILE = "secret.key"
 

@@ -3,12 +3,12 @@ import json
 import logging
 import sys
 
-from pcs.logs import (ContextFilter, JsonFormatter, TextFormatter, TEXT_FORMAT, add_log_context,
+from pcs.runtime.logs import (ContextFilter, JsonFormatter, TextFormatter, TEXT_FORMAT, add_log_context,
                       log_context, reset_log_context)
 
 
 def _line(formatter, message="step failed", exc_info=None, **extra) -> str:
-    record = logging.LogRecord("pcs.execution", logging.WARNING, __file__, 1, message, (),
+    record = logging.LogRecord("pcs.queue.steps", logging.WARNING, __file__, 1, message, (),
                                exc_info)
     for k, v in extra.items():
         setattr(record, k, v)
@@ -20,7 +20,7 @@ def test_a_json_line_carries_time_level_process_and_the_work_in_hand():
     with log_context(task_id=7):
         add_log_context(transition_id="3f0c", xname="x1000c0s0b0n0")
         line = json.loads(_line(JsonFormatter()))
-    assert line["level"] == "WARNING" and line["logger"] == "pcs.execution"
+    assert line["level"] == "WARNING" and line["logger"] == "pcs.queue.steps"
     assert line["message"] == "step failed" and line["time"].endswith("Z")
     assert {"process", "pid"} <= set(line)
     assert (line["task_id"], line["transition_id"], line["xname"]) == (
@@ -50,4 +50,4 @@ def test_extra_fields_and_exceptions_join_the_json_object():
 def test_a_text_line_shows_the_context_after_the_message():
     with log_context(xname="x1000c0s0b0n0"):
         text = _line(TextFormatter(TEXT_FORMAT))
-    assert text.endswith("pcs.execution: step failed [xname=x1000c0s0b0n0]")
+    assert text.endswith("pcs.queue.steps: step failed [xname=x1000c0s0b0n0]")

@@ -1,11 +1,11 @@
-"""gunicorn's configuration for the API (`gunicorn -c python:pcs.gunicorn_config ...`): the
+"""gunicorn's configuration for the API (`gunicorn -c python:pcs.runtime.gunicorn_config ...`): the
 settings' address, threads and logging, and the metrics of a gunicorn worker that ends.
 Command-line options still win over these."""
 from __future__ import annotations
 
 from pcs import metrics
 from pcs.config import Settings
-from pcs.logs import configure_logging, logging_dict
+from pcs.runtime.logs import configure_logging, logging_dict
 
 settings = Settings.from_env()
 configure_logging(settings.log_level, settings.log_format, process="api")

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import requests
 
-from pcs import migrate
+from pcs.runtime import migrate
 from pcs.config import Settings
-from pcs.embedded import EmbeddedServer, start_postgres, start_valkey
+from pcs.runtime.embedded import EmbeddedServer, start_postgres, start_valkey
 from pcs.api.auth import check_bind
 from pcs.inventory.credentials import load_secret
-from pcs.secret_files import read_or_create
+from pcs.runtime.secret_files import read_or_create
 
 STOP_TIMEOUT_S = 20.0
 SIMULATED_USER, SIMULATED_PASSWORD = "root", "initial0"   # the simulator's defaults
@@ -112,7 +112,7 @@ class Stack:
         celery = [py, "-m", "celery", *(["--quiet"] if s.log_format == "json" else []),
                   "-A", "workers.celery_app"]
         return [
-            Child("api", [py, "-m", "gunicorn", "-c", "python:pcs.gunicorn_config",
+            Child("api", [py, "-m", "gunicorn", "-c", "python:pcs.runtime.gunicorn_config",
                           "--bind", f"{s.api_host}:{s.api_port}",
                           "--worker-class", "gthread", "--threads", str(s.api_threads),
                           "--timeout", "120", "pcs.api:create_app()"],

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import psycopg
 
-from pcs import scheduler
+from pcs.queue import scheduler
 from pcs.broker import RUN_CAP_STEPS, Publisher
 from pcs.capping import queue as cap_queue
 from pcs.config import Settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from pcs import scheduler
+from pcs.queue import scheduler
 from pcs.config import Settings
 from pcs.models import Transition
 

@@ -6,7 +6,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-ROOT = Path(__file__).resolve().parent.parent
+# The source tree's root (pcs/runtime/ is two levels below it).
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def alembic_config(database_url: str) -> Config:
@@ -21,10 +22,10 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 
 def _ini_path() -> Path:
-    packaged = Path(__file__).resolve().parent / "alembic.ini"
+    packaged = Path(__file__).resolve().parents[1] / "alembic.ini"
     return packaged if packaged.exists() else ROOT / "alembic.ini"
 
 
 def _script_location() -> Path:
-    packaged = Path(__file__).resolve().parent / "migrations"
+    packaged = Path(__file__).resolve().parents[1] / "migrations"
     return packaged if packaged.exists() else ROOT / "migrations"

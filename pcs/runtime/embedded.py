@@ -38,7 +38,7 @@ from pathlib import Path
 import psycopg
 import redis
 
-from pcs.secret_files import read_or_create, write_private
+from pcs.runtime.secret_files import read_or_create, write_private
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0

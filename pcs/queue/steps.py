@@ -18,7 +18,8 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from pcs import bmc_clients, events, power_status, scheduler, sequencing, task_reservations
+from pcs import bmc_clients, events, power_status
+from pcs.queue import scheduler, sequencing, task_reservations
 from pcs.broker import Publisher
 from pcs.config import Settings
 from pcs.db import Database
@@ -29,7 +30,7 @@ from pcs.domain.operations import (OFF_ACTIONS, TARGET_STATE, Action, Operation,
                                    escalates_to_force_off, plan_actions, reset_type_for)
 from pcs.domain.tiers import tier_of
 from pcs.errors import CredentialsUnavailable, DatabaseUnavailable
-from pcs.logs import add_log_context, log_context
+from pcs.runtime.logs import add_log_context, log_context
 from pcs.models import BmcExchange
 from pcs.redfish.client import Exchange, RedfishClient, in_motion
 from pcs.redfish.tasks import TaskProgress, read_task_monitor

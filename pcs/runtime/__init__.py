@@ -1,0 +1,1 @@
+"""Process plumbing: embedded servers, the `pcs up` supervisor, migrations, logging."""
