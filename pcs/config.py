@@ -114,6 +114,9 @@ class Settings:
     step_batch: int = _opt(
         8, "PCS_STEP_BATCH", "task IDs per worker message at most (neighbouring BMCs together)",
         low=1, high=1000)
+    step_call_threads: int = _opt(
+        64, "PCS_STEP_CALL_THREADS",
+        "threads per worker process for BMC calls (a batch's calls go at once)", low=1, high=4096)
     # A step may read three times (PCS_STATUS_TIMEOUT each) and send one action: keep well above.
     lease_s: float = _opt(
         300.0, "PCS_LEASE_S", "seconds a running step may take before the reaper takes it back",

@@ -9,20 +9,18 @@ from sqlalchemy import (BigInteger, Boolean, DateTime, Float, ForeignKey, Index,
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from pcs.domain.states import ACTIVE, FINAL, TASK_STATUS_FOR, TaskState  # noqa: F401
+
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict: JSONB, list: JSONB}
 
 
-# Task states (DESIGN.md, task lifecycle). ACTIVE states hold the component's single slot.
-QUEUED, READY, DISPATCHED, RUNNING, DEFERRED = "queued", "ready", "dispatched", "running", "deferred"
-SUCCEEDED, FAILED, UNSUPPORTED = "succeeded", "failed", "unsupported"
-ACTIVE_STATES = (READY, DISPATCHED, RUNNING, DEFERRED)
-FINAL_STATES = (SUCCEEDED, FAILED, UNSUPPORTED)
-# The PCS taskStatus each state shows (DESIGN.md: the PCS status is derived).
-TASK_STATUS_FOR = {QUEUED: "new", READY: "new", DISPATCHED: "new", RUNNING: "in-progress",
-                   DEFERRED: "in-progress", SUCCEEDED: "succeeded", FAILED: "failed",
-                   UNSUPPORTED: "unsupported"}
+# Task states: pcs.domain.states; these names are kept for the code that imports them here.
+QUEUED, READY, DISPATCHED, RUNNING, DEFERRED = (
+    TaskState.QUEUED, TaskState.READY, TaskState.DISPATCHED, TaskState.RUNNING, TaskState.DEFERRED)
+SUCCEEDED, FAILED, UNSUPPORTED = TaskState.SUCCEEDED, TaskState.FAILED, TaskState.UNSUPPORTED
+ACTIVE_STATES, FINAL_STATES = ACTIVE, FINAL
 
 task_seq = Sequence("transition_task_seq")
 

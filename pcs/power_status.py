@@ -50,13 +50,18 @@ def store_readings(session: Session, readings: list[Reading],
     return {row.xname: row.power_state for row in stored if row.power_state != row.before}
 
 
-def record_confirmed(session: Session, xname: str, power_state: str, at: datetime) -> None:
-    """A transition confirmed (or found) the component in this state just now."""
+def record_confirmed(session: Session, states: dict[str, str], at: datetime) -> None:
+    """Transitions confirmed (or found) these components in these states just now: xname ->
+    power state, one statement."""
+    if not states:
+        return
+    names = sorted(states)
     session.execute(text("""
-        UPDATE components SET
-            last_updated = CASE WHEN power_state IS DISTINCT FROM :state
-                                  OR management_state <> 'available' OR last_updated IS NULL
-                                THEN :at ELSE last_updated END,
-            power_state = :state, management_state = 'available', status_error = ''
-        WHERE xname = :xname
-    """), {"xname": xname, "state": power_state, "at": at})
+        UPDATE components c SET
+            last_updated = CASE WHEN c.power_state IS DISTINCT FROM u.state
+                                  OR c.management_state <> 'available' OR c.last_updated IS NULL
+                                THEN :at ELSE c.last_updated END,
+            power_state = u.state, management_state = 'available', status_error = ''
+        FROM unnest(CAST(:xnames AS text[]), CAST(:states AS text[])) AS u(xname, state)
+        WHERE c.xname = u.xname
+    """), {"xnames": names, "states": [states[n] for n in names], "at": at})

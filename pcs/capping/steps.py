@@ -101,7 +101,7 @@ class CapExecutor:
             raise
         except Exception:
             log.exception("power-cap task %s (%s) failed unexpectedly", task_id, claim.xname)
-            entries = [failed("Internal error while running the step (see the service log)")]
+            entries = [failed(outcomes.INTERNAL_ERROR)]
         return self._end(claim, step.bmc_id, entries, step.unrecorded)
 
     # -- snapshot -----------------------------------------------------------------------------

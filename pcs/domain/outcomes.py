@@ -4,6 +4,7 @@ from __future__ import annotations
 # taskStatusDescription
 GATHERING_DATA = "Gathering data"
 FAILED_TO_ACHIEVE = "Failed to achieve transition"
+INTERNAL_ERROR = "Internal error while running the step (see the service log)"
 ALREADY_IN_STATE = "Component already in desired state"
 FAILED_TO_CONSTRUCT = "Failed to construct payload"
 WAITING_FOR_CONTROLLER = "Waiting for controller to be ready"

@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import ARRAY, String, bindparam, func, select, text
+from sqlalchemy import ARRAY, Row, String, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from pcs import events, metrics
@@ -24,6 +23,7 @@ from pcs.domain import outcomes, xnames
 from pcs.domain.admission import admit
 from pcs.domain.tiers import first_tier, possible_tiers
 from pcs.domain.operations import Operation
+from pcs.domain.states import TaskState, TransitionStatus
 from pcs.models import (DEFERRED, DISPATCHED, FINAL_STATES, QUEUED, READY, RUNNING,
                         TASK_STATUS_FOR, Component,
                         ComponentLock, Transition, TransitionTask)
@@ -245,21 +245,25 @@ def dispatch(session: Session, now: datetime, budget: int,
 def still_dispatched(session: Session, task_ids: list[int]) -> list[tuple[int, str]]:
     """(id, xname) of those tasks that still wait for a worker to claim them."""
     return [tuple(row) for row in session.execute(text(
-        f"SELECT id, xname FROM transition_tasks WHERE id = ANY(:ids) AND state = '{DISPATCHED}'"
-        " ORDER BY xname"), {"ids": list(task_ids)})]
+        "SELECT id, xname FROM transition_tasks WHERE id = ANY(:ids) AND state = :dispatched"
+        " ORDER BY xname"), {"ids": list(task_ids), "dispatched": DISPATCHED})]
 
 
 def dispatched_count(session: Session) -> int:
     return session.scalar(select(func.count()).where(TransitionTask.state == DISPATCHED))
 
 
-_CLAIM = text(f"""
-    UPDATE transition_tasks
-    SET state = '{RUNNING}', attempt = attempt + 1, lease_until = :lease_until,
-        started_at = coalesce(started_at, :now)
-    WHERE id = :id AND state = '{DISPATCHED}'
-    RETURNING attempt, transition_id, component_id, xname, description, enqueued_at,
-              (SELECT operation FROM transitions tr WHERE tr.id = transition_id) AS operation""")
+def lock_components(session: Session, component_ids, *, skip_locked: bool = False) -> list[int]:
+    """Lock the components' rows, in name order: every transaction that changes a component's
+    queue takes these locks first, in this order, so that overlapping ones never deadlock and
+    FIFO follows lock order. Returns the ids locked; with skip_locked, rows another
+    transaction holds are left out (a sweep that comes back later)."""
+    ids = sorted({i for i in component_ids if i is not None})
+    if not ids:
+        return []
+    return list(session.scalars(text(
+        "SELECT id FROM components WHERE id = ANY(:ids) ORDER BY xname FOR UPDATE"
+        + (" SKIP LOCKED" if skip_locked else "")), {"ids": ids}))
 
 
 @dataclass(frozen=True)
@@ -273,32 +277,109 @@ class Claim:
     enqueued_at: datetime | None = None
 
 
-def claim(session: Session, task_id: int, lease_s: float) -> Claim | None:
-    """Start a dispatched task. None for a duplicate or stale message (acknowledge and drop)."""
+# One statement claims a batch and loads what its steps need: the task, its transition, its
+# component and BMC (NULL when the component left the inventory after the task was queued).
+# Rows another transaction holds (a duplicate message's claim, an abort) are skipped: that one
+# decides them.
+_CLAIM_BATCH = text("""
+    WITH picked AS (SELECT id FROM transition_tasks
+                    WHERE id = ANY(:ids) AND state = :dispatched
+                    ORDER BY id FOR UPDATE SKIP LOCKED),
+         claimed AS (UPDATE transition_tasks t
+                     SET state = :running, attempt = t.attempt + 1, lease_until = :lease_until,
+                         started_at = coalesce(t.started_at, :now)
+                     FROM picked WHERE t.id = picked.id
+                     RETURNING t.*)
+    SELECT t.id AS task_id, t.attempt, t.transition_id, t.component_id, t.xname, t.enqueued_at,
+           t.phase, t.plan, t.action, t.action_sent_at, t.deadline_at, t.description, t.tier,
+           t.resends, t.moved_at, t.task_monitor, t.reservation_key, t.reservation_deputy_key,
+           tr.operation, tr.task_deadline_minutes, tr.multi_tier,
+           c.id AS found, c.redfish_path, c.reset_target, c.reset_parameter, c.allowable_values,
+           c.type, b.id AS bmc_id, b.updated_at AS bmc_updated_at, b.xname AS bmc_xname,
+           b.address AS bmc_address, b.scheme AS bmc_scheme, b.username AS bmc_username,
+           b.password_encrypted AS bmc_password_encrypted, b.verify_tls AS bmc_verify_tls,
+           b.ca_bundle AS bmc_ca_pem
+    FROM claimed t
+    JOIN transitions tr ON tr.id = t.transition_id
+    LEFT JOIN components c ON c.id = t.component_id
+    LEFT JOIN bmcs b ON b.id = c.bmc_id
+    ORDER BY t.xname""")
+
+
+def claim_batch(session: Session, task_ids: list[int], lease_s: float) -> list[tuple[Claim, Row]]:
+    """Start the dispatched tasks among these, in one statement: each with its claim (attempt
+    + 1, a lease) and its loaded row. Duplicate or stale IDs are left out (acknowledge and
+    drop). A task's first claim records its `started` event."""
+    if not task_ids:
+        return []
     now = utcnow()
-    row = session.execute(_CLAIM, {"id": task_id, "now": now,
-                                   "lease_until": now + timedelta(seconds=lease_s)}).first()
-    if row is None:
-        return None
-    if row.attempt == 1:   # the first claim starts the task; later ones continue it
-        events.task(session, row.transition_id, row.xname, events.STARTED,
-                    TASK_STATUS_FOR[RUNNING], row.description or outcomes.GATHERING_DATA)
-    return Claim(task_id, row.attempt, row.transition_id, row.component_id, row.xname,
-                 row.operation, row.enqueued_at)
+    rows = session.execute(_CLAIM_BATCH, {
+        "ids": list(task_ids), "now": now, "lease_until": now + timedelta(seconds=lease_s),
+        "dispatched": DISPATCHED, "running": RUNNING}).all()
+    for row in rows:
+        if row.attempt == 1:   # the first claim starts the task; later ones continue it
+            events.task(session, row.transition_id, row.xname, events.STARTED,
+                        TASK_STATUS_FOR[RUNNING], row.description or outcomes.GATHERING_DATA)
+    return [(Claim(row.task_id, row.attempt, row.transition_id, row.component_id, row.xname,
+                   row.operation, row.enqueued_at), row) for row in rows]
 
 
-def progress(session: Session, claim: Claim, **fields) -> bool:
-    """Record progress of a running task. False when this worker no longer owns it (fenced) or
-    its transition is being aborted (then end it with finish_aborted)."""
-    return _fenced(session, claim, RUNNING, fields, unless_aborting=True)
+@dataclass(frozen=True)
+class Progress:
+    """What a running task's step stores: its fields, and whether it stays running or waits
+    (deferred until next_check_at, still holding its component's slot)."""
+    claim: Claim
+    phase: str
+    plan: list[str]
+    action: str | None
+    action_sent_at: datetime | None
+    deadline_at: datetime | None
+    description: str
+    tier: int | None
+    resends: int
+    moved_at: datetime | None
+    task_monitor: str | None
+    next_check_at: datetime | None = None     # set: the task waits until then
+
+    @property
+    def state(self) -> TaskState:
+        return RUNNING if self.next_check_at is None else DEFERRED
 
 
-def defer(session: Session, claim: Claim, next_check_at: datetime, **fields) -> bool:
-    """Park a running task until next_check_at, still holding its component's slot. False as
-    for progress()."""
-    wake_dispatchers(session)   # a step of its BMC is no longer in flight
-    return _fenced(session, claim, DEFERRED, dict(fields, next_check_at=next_check_at),
-                   unless_aborting=True)
+_PROGRESS_COLUMNS = (("phase", "text"), ("plan", "text"), ("action", "text"),
+                     ("action_sent_at", "timestamptz"), ("deadline_at", "timestamptz"),
+                     ("description", "text"), ("tier", "smallint"), ("resends", "integer"),
+                     ("moved_at", "timestamptz"), ("task_monitor", "text"),
+                     ("next_check_at", "timestamptz"))
+_SAVE = text(f"""
+    UPDATE transition_tasks t
+    SET state = u.state, plan = CAST(u.plan AS jsonb), {", ".join(
+        f"{c} = u.{c}" for c, _ in _PROGRESS_COLUMNS if c != "plan")}
+    FROM unnest(CAST(:id AS bigint[]), CAST(:attempt AS integer[]), CAST(:state AS text[]),
+                {", ".join(f"CAST(:{c} AS {t}[])" for c, t in _PROGRESS_COLUMNS)})
+         AS u(id, attempt, state, {", ".join(c for c, _ in _PROGRESS_COLUMNS)})
+    WHERE t.id = u.id AND t.state = :running AND t.attempt = u.attempt
+      AND NOT EXISTS (SELECT 1 FROM transitions tr
+                      WHERE tr.id = t.transition_id AND tr.status = :abort_signaled)
+    RETURNING t.id""")
+
+
+def save(session: Session, rows: list[Progress]) -> set[int]:
+    """Store the progress of running tasks in one statement, fenced: a row counts only while
+    its claim still holds the task (running, same attempt) and its transition is not being
+    aborted. Returns the task ids stored; for the others, see aborting()."""
+    if not rows:
+        return set()
+    rows = sorted(rows, key=lambda r: r.claim.task_id)
+    if any(r.next_check_at is not None for r in rows):
+        wake_dispatchers(session)   # a step of their BMCs is no longer in flight
+    params = {"id": [r.claim.task_id for r in rows], "attempt": [r.claim.attempt for r in rows],
+              "state": [r.state for r in rows], "running": RUNNING,
+              "abort_signaled": TransitionStatus.ABORT_SIGNALED}
+    for column, _ in _PROGRESS_COLUMNS:
+        params[column] = [getattr(r, column) for r in rows]
+    params["plan"] = [json.dumps(r.plan) for r in rows]
+    return set(session.scalars(_SAVE, params))
 
 
 # Dispatchers LISTEN here; a transaction that frees a BMC's step slot or makes a task ready
@@ -311,64 +392,70 @@ def wake_dispatchers(session: Session) -> None:
     session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": DISPATCH_CHANNEL})
 
 
-def release(session: Session, claim: Claim, retry_at: datetime) -> bool:
-    """Give back a running task whose step could not finish (a database error): deferred until
-    retry_at with the progress last committed, still holding its component. Fenced."""
-    return _fenced(session, claim, DEFERRED, {"next_check_at": retry_at})
+def release(session: Session, claims: list[Claim], retry_at: datetime) -> set[int]:
+    """Give back running tasks whose step could not finish (a database error): deferred until
+    retry_at with the progress last committed, still holding their components. Fenced."""
+    if not claims:
+        return set()
+    claims = sorted(claims, key=lambda c: c.task_id)
+    return set(session.scalars(text("""
+        UPDATE transition_tasks t SET state = :deferred, next_check_at = :retry_at
+        FROM unnest(CAST(:id AS bigint[]), CAST(:attempt AS integer[])) AS u(id, attempt)
+        WHERE t.id = u.id AND t.state = :running AND t.attempt = u.attempt
+        RETURNING t.id"""), {"id": [c.task_id for c in claims],
+                             "attempt": [c.attempt for c in claims], "retry_at": retry_at,
+                             "deferred": DEFERRED, "running": RUNNING}))
 
 
-def abort_signaled(session: Session, transition_id: uuid.UUID) -> bool:
-    return session.scalar(select(Transition.status).where(Transition.id == transition_id)) == (
-        "abort-signaled")
+def aborting(session: Session, transition_ids) -> set[uuid.UUID]:
+    """Those of the transitions whose abort was signaled."""
+    return set(session.scalars(text(
+        "SELECT id FROM transitions WHERE id = ANY(:ids) AND status = :abort_signaled"),
+        {"ids": sorted(set(transition_ids)), "abort_signaled": TransitionStatus.ABORT_SIGNALED}))
 
 
-def finish(session: Session, claim: Claim, state: str, description: str, error: str = "") -> bool:
-    """End a running task and promote the next queued task of its component. Fenced by attempt.
+@dataclass(frozen=True)
+class Ending:
+    claim: Claim
+    state: TaskState
+    description: str
+    error: str = ""
 
-    After the commit, call complete_if_done() in a new transaction: the check must run after this
-    task's commit so that the last task to finish always sees every other task finished.
+
+def finish(session: Session, endings: list[Ending]) -> set[int]:
+    """End running tasks and promote the next queued task of each of their components, in one
+    statement each, fenced by attempt. Returns the task ids ended.
+
+    After the commit, call complete_if_done() in a new transaction: the check must run after
+    these tasks' commit so that the last task to finish always sees every other one finished.
     """
-    component_id = claim.component_id
-    if component_id is not None:
-        session.execute(select(Component.id).where(Component.id == component_id)
-                        .with_for_update())
-    done = _fenced(session, claim, state, {"description": description, "error": error,
-                                           "finished_at": utcnow(), "next_check_at": None,
-                                           "lease_until": None, "tier": None})
-    if done:
-        events.task_ended(session, claim.transition_id, claim.xname, state, description, error)
-        _count_ended(session, claim.operation, [(state, error, claim.enqueued_at)])
-        wake_dispatchers(session)
-    if done and component_id is not None:
-        promote(session, [component_id])
+    if not endings:
+        return set()
+    lock_components(session, [e.claim.component_id for e in endings])
+    endings = sorted(endings, key=lambda e: e.claim.task_id)
+    done = set(session.scalars(text("""
+        UPDATE transition_tasks t
+        SET state = u.state, description = u.description, error = u.error,
+            finished_at = :now, next_check_at = NULL, lease_until = NULL, tier = NULL
+        FROM unnest(CAST(:id AS bigint[]), CAST(:attempt AS integer[]), CAST(:state AS text[]),
+                    CAST(:description AS text[]), CAST(:error AS text[]))
+             AS u(id, attempt, state, description, error)
+        WHERE t.id = u.id AND t.state = :running AND t.attempt = u.attempt
+        RETURNING t.id"""), {
+        "id": [e.claim.task_id for e in endings], "attempt": [e.claim.attempt for e in endings],
+        "state": [e.state for e in endings], "description": [e.description for e in endings],
+        "error": [e.error or "" for e in endings], "now": utcnow(), "running": RUNNING}))
+    ended = [e for e in endings if e.claim.task_id in done]
+    if not ended:
+        return done
+    events.tasks_ended(session, [(e.claim.transition_id, e.claim.xname, e.state, e.description,
+                                  e.error or "") for e in ended])
+    for operation in sorted({e.claim.operation for e in ended}):
+        _count_ended(session, operation, [(e.state, e.error or "", e.claim.enqueued_at)
+                                          for e in ended if e.claim.operation == operation])
+    wake_dispatchers(session)
+    promote(session, [e.claim.component_id for e in ended if e.claim.component_id is not None])
     return done
-
-
-def _fenced(session: Session, claim: Claim, new_state: str, fields: dict,
-            unless_aborting: bool = False) -> bool:
-    """Update the task only while this claim holds it (running, same attempt)."""
-    params = {k: json.dumps(v) if k in _JSON_COLUMNS else v for k, v in fields.items()}
-    params.update(new_state=new_state, task_id=claim.task_id, attempt=claim.attempt,
-                  transition_id=claim.transition_id)
-    statement = _fenced_statement(tuple(sorted(fields)), unless_aborting)
-    return session.execute(statement, params).rowcount == 1
-
-
-_JSON_COLUMNS = {"plan"}
-
-
-@lru_cache(maxsize=64)
-def _fenced_statement(columns: tuple[str, ...], unless_aborting: bool):
-    # Built once per column set: this runs several times per task step, and building the
-    # equivalent Core statement each time cost more CPU than PostgreSQL spent running it.
-    sets = "".join(f", {c} = CAST(:{c} AS jsonb)" if c in _JSON_COLUMNS else f", {c} = :{c}"
-                   for c in columns)
-    sql = (f"UPDATE transition_tasks SET state = :new_state{sets} "
-           f"WHERE id = :task_id AND state = '{RUNNING}' AND attempt = :attempt")
-    if unless_aborting:
-        sql += (" AND NOT EXISTS (SELECT 1 FROM transitions WHERE id = :transition_id "
-                "AND status = 'abort-signaled')")
-    return text(sql)
 
 
 def abort(session: Session, transition_id: uuid.UUID) -> str:

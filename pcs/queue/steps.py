@@ -1,104 +1,117 @@
-"""One step of one task, in a worker: claim, act through redfish/, record, then defer or finish.
+"""The step engine: a worker runs the steps of a batch of tasks in lockstep.
 
-Steps (task.phase):
+A task's step is a generator of its phases (task.phase):
   gather  - read the power state, plan the actions (domain.operations.plan_actions)
-  apply   - send the head action's Reset; the exchange row is written as 'sending' first
+  apply   - store the intent of the head action, then send its Reset
   confirm - read the power state until the action's target or its deadline
-A step never waits: it defers the task with next_check_at and the dispatcher sends it again.
+Each phase returns a value: Continue (the next phase, now), Wait(at) or End(state, ...); one
+place, _step, applies it. A phase never does I/O itself: it yields what it needs (a Call to
+the BMC, a Check in the database, a STORE of what it has to store) and the batch's runner
+(_Lockstep) does the I/O of all its tasks together: the calls at once (a slow BMC is not
+waited for by the others for more than SLOW_BMC_S), the checks in one transaction, the stores
+set-based in one transaction. An instant BMC's task takes three transactions in all, shared
+with its batch: the claim, the intent, the outcome.
+
+The invariants hold per task: the intent is committed before its Reset goes out, an action
+that may have arrived is never sent blindly again, every exchange is stored before or with
+the outcome, every write is fenced by the claim's attempt.
 """
 from __future__ import annotations
 
-import json
 import logging
-import uuid
+from collections.abc import Callable, Generator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Row, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from pcs import bmc_clients, events, power_status
-from pcs.queue import scheduler, sequencing, task_reservations
 from pcs.broker import Publisher
 from pcs.config import Settings
 from pcs.db import Database
 from pcs.domain import outcomes
-from pcs.domain.confirmation import (Next, Resend, action_deadline, busy_retry_at,
-                                     confirm_interval, next_confirm_step)
+from pcs.domain.confirmation import (Next, Resend, action_deadline, confirm_interval,
+                                     next_confirm_step)
 from pcs.domain.operations import (OFF_ACTIONS, TARGET_STATE, Action, Operation, PlanOutcome,
                                    escalates_to_force_off, plan_actions, reset_type_for)
+from pcs.domain.states import TaskState
+from pcs.domain.steps import Continue, End, ResetAnswer, Wait, after_reset
 from pcs.domain.tiers import tier_of
 from pcs.errors import CredentialsUnavailable, DatabaseUnavailable
-from pcs.runtime.logs import add_log_context, log_context
 from pcs.models import BmcExchange
+from pcs.queue import exchanges, scheduler, sequencing, task_reservations
+from pcs.queue.exchanges import Intent
 from pcs.redfish.client import Exchange, RedfishClient, in_motion
 from pcs.redfish.tasks import TaskProgress, read_task_monitor
+from pcs.runtime.logs import log_context
 from pcs.sources import state_push
+from pcs.sources.credentials import CredentialSource
 from pcs.sources.inventory import OUTLET_TYPE
 from pcs.sources.reservations import Held, NoReservations, Refused, ReservationSource
 from pcs.sources.state_push import NoStatePush, StatePush
-from pcs.sources.credentials import CredentialSource
 
 log = logging.getLogger(__name__)
-exchanges = BmcExchange.__table__
-# What a step knows of its task. Plain SQL: this runs for every step, and building the
-# equivalent select() cost more CPU than PostgreSQL spent running it.
-_LOAD_STEP = text("""
-    SELECT t.xname, t.phase, t.plan, t.action, t.action_sent_at, t.deadline_at, t.description,
-           t.tier, t.resends, t.moved_at, t.task_monitor, t.reservation_key,
-           t.reservation_deputy_key, tr.operation,
-           tr.task_deadline_minutes, tr.multi_tier, c.redfish_path, c.reset_target,
-           c.reset_parameter, c.allowable_values, c.type, b.id AS bmc_id,
-           b.updated_at AS bmc_updated_at, b.xname AS bmc_xname, b.address AS bmc_address,
-           b.scheme AS bmc_scheme, b.username AS bmc_username,
-           b.password_encrypted AS bmc_password_encrypted, b.verify_tls AS bmc_verify_tls,
-           b.ca_bundle AS bmc_ca_pem
-    FROM transition_tasks t
-    JOIN transitions tr ON tr.id = t.transition_id
-    JOIN components c ON c.id = t.component_id
-    JOIN bmcs b ON b.id = c.bmc_id
-    WHERE t.id = :id""")
-_INSERT_EXCHANGE_SQL = """
-    INSERT INTO bmc_exchanges (task_id, bmc_id, purpose, state, method, path, request_body,
-                               status_code, response_body, error_class, error, latency_ms,
-                               sent_at)
-    VALUES (:task_id, :bmc_id, :purpose, :state, :method, :path, CAST(:request_body AS jsonb),
-            :status_code, :response_body, :error_class, :error, :latency_ms, :sent_at)"""
-_INSERT_EXCHANGES = text(_INSERT_EXCHANGE_SQL)
-_INSERT_INTENT = text(_INSERT_EXCHANGE_SQL + " RETURNING id")
-_COMPLETE_EXCHANGE = text("""
-    UPDATE bmc_exchanges SET state = 'done', method = :method, path = :path,
-        request_body = CAST(:request_body AS jsonb), status_code = :status_code,
-        response_body = :response_body, error_class = :error_class, error = :error,
-        latency_ms = :latency_ms
-    WHERE id = :id""")
-# A batch hands its remaining tasks on after a step whose BMC took this long to answer, or
-# did not answer (Executor.run_steps).
-SLOW_BMC_MS = 500.0
+exchange_rows = BmcExchange.__table__
+# The batch's other tasks go on (store, send) while a BMC this slow or silent is still
+# answering; it joins the next round when it answers.
+SLOW_BMC_S = 0.5
 # Only these are ever sent again when the state did not move (DESIGN.md, re-sends).
 RESENDABLE = (Action.ON, Action.FORCE_OFF)
 
 
+# -- what a phase yields to the runner ----------------------------------------------------------
+@dataclass(frozen=True)
+class Call:
+    """An exchange with the task's BMC (or SMD); the runner sends back what `run` returns."""
+    run: Callable[[], Any]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A read in the database (tiers, dependencies); the runner sends back what `read` returns."""
+    read: Callable[[Session], Any]
+
+
+class _Store:
+    """Store what the task has gathered; the runner sends back whether the claim still holds
+    the task (False: aborted or taken back, nothing more to do)."""
+
+
+STORE = _Store()
+
+
+class _Lost:
+    """A phase's outcome when the task is no longer this claim's."""
+
+
+LOST = _Lost()
+Request = Call | Check | _Store
+Steps = Generator[Request, Any, Any]
+
+
 @dataclass
 class StepContext:
-    """What one step knows: the claimed task, its transition, component and BMC client."""
+    """What one step knows of its task, and what it has yet to store."""
     claim: scheduler.Claim
     xname: str
-    operation: Operation
-    deadline_minutes: int
-    phase: str
-    plan: list[Action]
-    action: Action | None
-    action_sent_at: datetime | None
-    deadline_at: datetime | None
-    description: str
-    system_path: str
-    reset_target: str | None
-    reset_parameter: str
-    allowable: list[str]
-    bmc_id: int
-    # Set once the claim is committed: credentials may take a read from Vault.
+    operation: Operation | None = None
+    deadline_minutes: int = 0
+    phase: str = "gather"
+    plan: list[Action] = field(default_factory=list)
+    action: Action | None = None
+    action_sent_at: datetime | None = None
+    deadline_at: datetime | None = None
+    description: str = ""
+    system_path: str = ""
+    reset_target: str | None = None
+    reset_parameter: str = "ResetType"
+    allowable: list[str] = field(default_factory=list)
+    bmc_id: int | None = None
     client: RedfishClient | None = None
     component_type: str = "Node"
     tier: int | None = None
@@ -108,16 +121,16 @@ class StepContext:
     multi_tier: bool = False
     reservation_key: str | None = None          # an SMD reservation of its own, released at end
     reservation_deputy_key: str | None = None   # checked before each power tier
-    sent: tuple | None = None    # (exchange id, Exchange, ResetType) of an accepted action
+    # To store with the next STORE:
+    unrecorded: list[tuple[Exchange, str]] = field(default_factory=list)   # (exchange, purpose)
+    intent: Intent | None = None                # a Reset about to go out
+    intent_id: int | None = None                # its exchange row, once stored
+    completion: tuple | None = None             # (intent's row id, answer, action-sent event)
+    events: list[tuple[str, str, str]] = field(default_factory=list)  # (event, description, action)
+    confirmed: str | None = None                # the power state a confirmation saw
+    unpushed: dict[str, str] = field(default_factory=dict)   # states SMD did not take
+    outcome: Wait | End | None = None           # what the last STORE applies
     ended: bool = False
-    slow_bmc: bool = False       # an exchange took SLOW_BMC_MS or more, or got no answer
-    unrecorded: list = field(default_factory=list)   # (Exchange, purpose) not yet stored
-
-
-@dataclass(frozen=True)
-class StepResult:
-    ended: uuid.UUID | None      # the task's transition, when the task ended
-    slow_bmc: bool = False
 
 
 class Executor:
@@ -135,39 +148,93 @@ class Executor:
         # xname -> reservation key of the steps running in this process, renewed by its
         # renewal loop (only this process knows they are still alive).
         self.running_reservations: dict[str, str] = {}
+        self._calls: ThreadPoolExecutor | None = None
+
+    @property
+    def calls(self) -> ThreadPoolExecutor:
+        """The process's threads for BMC calls, shared by its batches (made on first use: a
+        worker process is forked from the one that built the executor)."""
+        if self._calls is None:
+            self._calls = ThreadPoolExecutor(self.settings.step_call_threads,
+                                             thread_name_prefix="pcs-bmc")
+        return self._calls
 
     def run_steps(self, task_ids: list[int]) -> None:
-        """Run the step of each task in turn, then check once whether their transitions are
-        complete. A task that cannot be run now (its step failed on the database) is left to
-        the reaper, and the others still run.
-
-        A healthy BMC answers a step in milliseconds. After a step whose BMC was slow or silent
-        (SLOW_BMC_MS), the remaining tasks go back to the broker one per message, so that idle
-        worker threads take them instead of waiting behind this one. (Not by the batch's wall
-        time: on a busy host that measures the CPU queue, not the BMCs.)"""
+        """Claim the tasks of a message and run their steps in lockstep until each must wait
+        or ends; then check once whether their transitions are complete. Stale or duplicate
+        IDs do nothing. On a database error, the batch's unfinished tasks are given back."""
         refusals = self._reserve(task_ids)
         if refusals is None:
             return   # still dispatched: the reaper sends them again
-        ended: set = set()
-        for index, task_id in enumerate(task_ids):
-            try:
-                with log_context(task_id=task_id):
-                    step = self._run_step_reconnecting(task_id, refusals.get(task_id))
-            except Exception as exc:
-                log.warning("step of task %s not run, the reaper will send it again: %s",
-                            task_id, exc)
-                continue
-            if step.ended is not None:
-                ended.add(step.ended)
-            if step.slow_bmc and index + 1 < len(task_ids):
-                self._hand_on(task_ids[index + 1:])
-                break
+        try:
+            contexts = self._claim_reconnecting(task_ids, refusals)
+        except (DatabaseUnavailable, OperationalError) as exc:
+            log.warning("claiming %d tasks stopped on a database error, the reaper will send "
+                        "them again: %s", len(task_ids), exc)
+            return
+        if not contexts:
+            return
+        for ctx in contexts:
+            if ctx.reservation_key:
+                self.running_reservations[ctx.xname] = ctx.reservation_key
+        try:
+            _Lockstep(self, contexts).run()
+        except (DatabaseUnavailable, OperationalError) as exc:
+            # Lost connection, restart, deadlock: nothing is wrong with the tasks. What was
+            # committed stands; each step runs again from there, as after a worker's death
+            # (an action that may have been sent is never sent blindly).
+            log.warning("steps of %d tasks stopped on a database error, running them again "
+                        "shortly: %s", len(contexts), exc)
+            self._release([ctx for ctx in contexts if not ctx.ended])
+        finally:
+            for ctx in contexts:
+                self.running_reservations.pop(ctx.xname, None)
+        ended = sorted({ctx.claim.transition_id for ctx in contexts if ctx.ended})
         if ended:
             # After the finishing commits, so that the last task of a transition to end always
             # sees every other one ended.
             with self.db.transaction() as session:
-                for transition_id in sorted(ended):
+                for transition_id in ended:
                     scheduler.complete_if_done(session, transition_id)
+
+    # -- the claim ----------------------------------------------------------------------------
+    def _claim_reconnecting(self, task_ids: list[int],
+                            refusals: dict[int, Refused]) -> list[StepContext]:
+        # Workers do not ping each pooled connection before use (a round trip per transaction):
+        # the first use after a database restart fails, and the pool reconnects. The claim
+        # changed nothing, so it is tried once more at once.
+        try:
+            return self._claim(task_ids, refusals)
+        except DatabaseUnavailable as exc:
+            log.info("claiming %d tasks again after a lost database connection: %s",
+                     len(task_ids), exc)
+            return self._claim(task_ids, refusals)
+
+    def _claim(self, task_ids: list[int], refusals: dict[int, Refused]) -> list[StepContext]:
+        """One transaction claims and loads the batch; then each task gets its BMC's client.
+        A task that cannot act (refused a reservation, its component gone, no credentials)
+        starts with its end decided."""
+        with self.db.transaction() as session:
+            claimed = scheduler.claim_batch(session, task_ids, self.settings.step_lease_s)
+        contexts = []
+        for claim, row in claimed:
+            ctx = _context(claim, row)
+            refused = refusals.get(claim.task_id)
+            if refused is not None:
+                ctx.outcome = End(TaskState.FAILED, refused.description, refused.error)
+            elif row.found is None:
+                # The component vanished from the inventory after the task was queued.
+                ctx.outcome = End(TaskState.FAILED, outcomes.FAILED_TO_ACHIEVE,
+                                  outcomes.MISSING_XNAME)
+            else:
+                try:
+                    ctx.client = self.client_for({k[4:]: v for k, v in row._mapping.items()
+                                                  if k.startswith("bmc_")})
+                except CredentialsUnavailable as exc:
+                    # Before any exchange: the BMC was not asked, nothing can have been applied.
+                    ctx.outcome = End(TaskState.FAILED, outcomes.FAILED_TO_ACHIEVE, str(exc))
+            contexts.append(ctx)
+        return contexts
 
     def _reserve(self, task_ids: list[int]) -> dict[int, Refused] | None:
         """Take SMD reservations for the batch's tasks that hold none (one call for the batch)
@@ -194,193 +261,108 @@ class Executor:
                                    and held[w.task_id].reservation_key})
         return {i: r for i, r in results.items() if isinstance(r, Refused)}
 
-    def _hand_on(self, task_ids: list[int]) -> None:
-        log.info("handing on %d tasks of a slow batch (slow or silent BMCs)", len(task_ids))
-        try:
-            with self.db.transaction() as session:
-                waiting = scheduler.still_dispatched(session, task_ids)
-            self.publisher.publish(waiting, batch=1)
-        except Exception as exc:   # they stay dispatched: the reaper sends them again
-            log.warning("handing on %d tasks failed: %s", len(task_ids), exc)
-
-    def _run_step_reconnecting(self, task_id: int, refused: Refused | None = None) -> StepResult:
-        # Workers do not ping each pooled connection before use (a round trip per transaction):
-        # the first use after a database restart fails, and the pool reconnects. The claim
-        # changed nothing, so it is tried once more at once.
-        try:
-            return self.run_step(task_id, refused)
-        except DatabaseUnavailable as exc:
-            log.info("claiming task %s again after a lost database connection: %s", task_id, exc)
-            return self.run_step(task_id, refused)
-
-    def run_step(self, task_id: int, refused: Refused | None = None) -> StepResult:
-        """Claim the task and run its steps until it must wait or ends. Stale messages: no-op.
-        `refused`: the reservation source would not let it act; it ends so at once."""
-        with self.db.transaction() as session:
-            claim = scheduler.claim(session, task_id, self.settings.step_lease_s)
-            if claim is None:
-                return StepResult(None)
-            add_log_context(transition_id=claim.transition_id, xname=claim.xname)
-            if refused is not None:
-                scheduler.finish(session, claim, "failed", refused.description, refused.error)
-                return StepResult(claim.transition_id)
-            loaded = self._load(session, claim)
-        if loaded is None:
-            return StepResult(claim.transition_id)   # it ended: its component is gone
-        ctx, bmc = loaded
-        try:
-            ctx.client = self.client_for(bmc)
-        except CredentialsUnavailable as exc:
-            # Before any exchange: the BMC was not asked, so nothing can have been applied.
-            with self.db.transaction() as session:
-                self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE, str(exc))
-            return StepResult(claim.transition_id if ctx.ended else None)
-        if ctx.reservation_key:
-            self.running_reservations[ctx.xname] = ctx.reservation_key
-        try:
-            self._advance(ctx)
-        except (DatabaseUnavailable, OperationalError) as exc:
-            # Lost connection, restart, deadlock: nothing is wrong with the task. What was
-            # committed stands; the step runs again from there, as after a worker's death (an
-            # action that may have been sent is never sent blindly).
-            log.warning("step of task %s (%s) stopped on a database error, running it again "
-                        "shortly: %s", task_id, ctx.xname, exc)
-            self._release(ctx)
-        except Exception:
-            log.exception("step of task %s (%s) failed unexpectedly", task_id, ctx.xname)
-            with self.db.transaction() as session:
-                self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
-                          "Internal error while running the step (see the service log)")
-        finally:
-            self.running_reservations.pop(ctx.xname, None)
-        return StepResult(claim.transition_id if ctx.ended else None, ctx.slow_bmc)
-
-    def _release(self, ctx: StepContext) -> None:
-        """Give the task back to the dispatcher a moment from now; if the database is still
-        away, the reaper takes it back when its lease ends."""
+    def _release(self, contexts: list[StepContext]) -> None:
+        """Give the tasks back to the dispatcher a moment from now; if the database is still
+        away, the reaper takes them back when their leases end."""
         retry_at = scheduler.utcnow() + timedelta(seconds=self.settings.confirm_interval_s)
         try:
             with self.db.transaction() as session:
-                scheduler.release(session, ctx.claim, retry_at)
+                scheduler.release(session, [ctx.claim for ctx in contexts], retry_at)
         except (DatabaseUnavailable, OperationalError) as exc:
-            log.warning("task %s (%s) waits for the reaper: %s", ctx.claim.task_id, ctx.xname,
-                        exc)
+            log.warning("%d tasks wait for the reaper: %s", len(contexts), exc)
 
-    def _advance(self, ctx: StepContext) -> None:
-        # Each phase either ends the task, defers it, or moves on to the next phase at once.
-        while True:
-            if ctx.phase == "gather":
-                if not self._gather(ctx):
-                    return
-            elif ctx.phase == "apply":
-                if not self._apply(ctx):
-                    return
-            elif ctx.phase == "confirm":
-                if not self._confirm(ctx):
-                    return
-            else:
-                raise ValueError(f"unknown phase {ctx.phase}")
+    def client_for(self, bmc: dict) -> RedfishClient:
+        """The process's pooled client of a BMC (power-cap steps and the sweep share it).
+        Raises CredentialsUnavailable from the credential source."""
+        return bmc_clients.client_for(self.settings, self.credentials, bmc)
 
-    # -- phases -------------------------------------------------------------------------------
-    def _gather(self, ctx: StepContext) -> bool:
-        state, exchange = ctx.client.get_power_state(ctx.system_path)
+    # -- a task's step: its phases, and the one place that applies their outcomes -------------
+    def step(self, ctx: StepContext) -> Steps:
+        if ctx.outcome is None:
+            while True:
+                outcome = yield from self.PHASES[ctx.phase](self, ctx)
+                if outcome is LOST:
+                    return
+                if not isinstance(outcome, Continue):
+                    break
+            ctx.outcome = outcome
+        yield STORE   # the outcome: deferred until Wait.at, or ended
+
+    def _gather(self, ctx: StepContext) -> Steps:
+        state, exchange = yield Call(partial(ctx.client.get_power_state, ctx.system_path))
         ctx.unrecorded.append((exchange, "gather"))
         if state is None and exchange.error_class == "connection" and ctx.multi_tier:
-            if self._wait_for_controller(ctx):
-                return False
+            waiting = yield from self._wait_for_controller(ctx)
+            if waiting is not None:
+                return waiting
         outcome, actions = plan_actions(ctx.operation, state, ctx.allowable) if state else (
             None, [])
         if outcome is PlanOutcome.RUN and ctx.reset_target and all(
                 reset_type_for(a, ctx.allowable) for a in actions):
-            # Stored with the intent of the first action, in the next transaction.
             ctx.plan, ctx.phase = actions, "apply"
             ctx.action, ctx.action_sent_at, ctx.deadline_at = None, None, None
             ctx.tier = tier_of(actions[0], ctx.component_type)
-            return True
-        with self.db.transaction() as session:
-            self._write_exchanges(session, ctx)
-            if state is None:
-                return self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
-                                 exchange.error)
-            if outcome is PlanOutcome.ALREADY:
-                power_status.record_confirmed(session, ctx.xname, state, scheduler.utcnow())
-                return self._end(session, ctx, "succeeded", outcomes.ALREADY_IN_STATE)
-            if outcome is PlanOutcome.WRONG_STATE:
-                return self._end(session, ctx, "failed", outcomes.must_be_on(ctx.operation.value),
-                                 outcomes.WRONG_POWER_STATE)
-            return self._end(session, ctx, "failed", outcomes.FAILED_TO_CONSTRUCT,
-                             outcomes.power_action_not_supported(ctx.xname))
+            return Continue()
+        if state is None:
+            return End(TaskState.FAILED, outcomes.FAILED_TO_ACHIEVE, exchange.error)
+        if outcome is PlanOutcome.ALREADY:
+            ctx.confirmed = state
+            return End(TaskState.SUCCEEDED, outcomes.ALREADY_IN_STATE)
+        if outcome is PlanOutcome.WRONG_STATE:
+            return End(TaskState.FAILED, outcomes.must_be_on(ctx.operation.value),
+                       outcomes.WRONG_POWER_STATE)
+        return End(TaskState.FAILED, outcomes.FAILED_TO_CONSTRUCT,
+                   outcomes.power_action_not_supported(ctx.xname))
 
-    def _apply(self, ctx: StepContext) -> bool:
+    def _apply(self, ctx: StepContext) -> Steps:
         action = ctx.plan[0]
         if ctx.action is action and ctx.action_sent_at is not None:
-            # An earlier attempt recorded the intent and its worker died: the action may or may
+            # An earlier attempt stored the intent and its worker died: the action may or may
             # not have reached the BMC. Never send blindly; read the state first.
-            if not self._unsent_after_crash(ctx, action):
+            unsent = yield from self._unsent_after_crash(ctx, action)
+            if not unsent:
                 ctx.phase = "confirm"
                 ctx.deadline_at = self._deadline_for(ctx, action, ctx.action_sent_at)
-                with self.db.transaction() as session:
-                    self._write_exchanges(session, ctx)
-                    return self._save(session, ctx)
-        reset_type = reset_type_for(action, ctx.allowable)
-        sent_at = scheduler.utcnow()
-        with self.db.transaction() as session:
-            if ctx.multi_tier and not self._tier_open(session, ctx, action):
-                return False
-            ctx.action, ctx.action_sent_at = action, sent_at
-            ctx.description = outcomes.applying(action.value)
-            self._write_exchanges(session, ctx)
-            if not self._save(session, ctx):
-                return False
-            exchange_id = self._record_intent(session, ctx, reset_type, sent_at)
-        exchange = ctx.client.reset(ctx.reset_target, reset_type, ctx.reset_parameter)
-        last = len(ctx.plan) == 1
-        if exchange.ok and exchange.status_code != 202 and not (last and ctx.deadline_minutes == 0):
-            # Accepted: the first confirmation read goes at once, and its transaction also
-            # completes this exchange (a commit fewer per action; the intent row stored above
-            # already tells recovery that the action may have been sent).
-            ctx.sent = (exchange_id, exchange, reset_type)
-            self._start_confirming(ctx, action, sent_at, None)
-            return True
-        with self.db.transaction() as session:
-            self._complete_exchange(session, ctx, exchange_id, exchange)
-            if not exchange.ok:
-                if self._retry_when_busy(session, ctx, exchange):
-                    return False
-                if not exchange.maybe_delivered:
-                    return self._end(session, ctx, "failed",
-                                     outcomes.failed_to_apply(action.value), exchange.error)
-                if action is Action.GRACEFUL_RESTART:
-                    return self._end(session, ctx, "failed",
-                                     outcomes.failed_to_apply(action.value),
-                                     outcomes.restart_unknown(exchange.error))
-                if ctx.deadline_minutes == 0:
-                    return self._end(session, ctx, "failed",
-                                     outcomes.failed_to_apply(action.value), exchange.error)
-                # It may have arrived: never send blindly; the state read decides (and the
-                # re-send rule, for On and ForceOff).
-            if exchange.ok:
-                self._action_sent(session, ctx, reset_type)
-            if last and ctx.deadline_minutes == 0:
-                return self._end(session, ctx, "succeeded",
-                                     outcomes.applied_not_confirming(action.value))
-            self._start_confirming(ctx, action, sent_at,
-                                   exchange.location if exchange.status_code == 202 else None)
-            return self._save(session, ctx)
+                return Continue()
+        if ctx.multi_tier:
+            closed = yield from self._tier_closed(ctx, action)
+            if closed is not None:
+                return closed
+        reset_type, sent_at = reset_type_for(action, ctx.allowable), scheduler.utcnow()
+        ctx.action, ctx.action_sent_at = action, sent_at
+        ctx.description = outcomes.applying(action.value)
+        ctx.intent = Intent("apply", ctx.reset_target, {ctx.reset_parameter: reset_type}, sent_at)
+        if not (yield STORE):
+            return LOST
+        exchange = yield Call(partial(ctx.client.reset, ctx.reset_target, reset_type,
+                                      ctx.reset_parameter))
+        ctx.completion = (ctx.intent_id, exchange,
+                          (outcomes.applying(action.value), reset_type) if exchange.ok else None)
+        now = scheduler.utcnow()
+        waited_s = 0.0 if exchange.ok else self._start_waiting(ctx, now)
+        decided = after_reset(
+            action, ResetAnswer(exchange.ok, exchange.status_code, exchange.maybe_delivered,
+                                exchange.error, exchange.retry_after_s, exchange.location),
+            last=len(ctx.plan) == 1, confirming=ctx.deadline_minutes != 0, now=now,
+            wait_until=ctx.deadline_at, pause_s=2 * self.settings.confirm_interval_s,
+            waited_s=waited_s)
+        if isinstance(decided, Wait):
+            ctx.action_sent_at = None   # refused, so not sent: the next step sends it again
+        elif isinstance(decided, Continue):
+            # The first read goes at once (a fast BMC is confirmed without another message);
+            # later ones come at growing intervals, without holding this worker.
+            ctx.phase, ctx.description = "confirm", outcomes.confirming(action.value)
+            ctx.deadline_at = self._deadline_for(ctx, action, sent_at)
+            ctx.task_monitor, ctx.moved_at = decided.task_monitor, None
+        return decided
 
-    def _start_confirming(self, ctx: StepContext, action: Action, sent_at: datetime,
-                          task_monitor: str | None) -> None:
-        # The first read goes at once (a fast BMC is confirmed without another message);
-        # later ones wait PCS_CONFIRM_INTERVAL_S, without holding this worker.
-        ctx.phase, ctx.description = "confirm", outcomes.confirming(action.value)
-        ctx.deadline_at = self._deadline_for(ctx, action, sent_at)
-        ctx.task_monitor, ctx.moved_at = task_monitor, None
-
-    def _confirm(self, ctx: StepContext) -> bool:
+    def _confirm(self, ctx: StepContext) -> Steps:
         action = ctx.action
-        if ctx.task_monitor and not self._follow_task(ctx):
-            return False
-        observed, exchange = ctx.client.get_power_state(ctx.system_path)
+        if ctx.task_monitor:
+            followed = yield from self._follow_task(ctx)
+            if followed is not None:
+                return followed
+        observed, exchange = yield Call(partial(ctx.client.get_power_state, ctx.system_path))
         now = scheduler.utcnow()
         moving = in_motion(exchange)
         if moving:
@@ -398,97 +380,95 @@ class Executor:
             escalates_to_force_off(ctx.operation, action, ctx.allowable), moving, resend)
         ctx.unrecorded.append((exchange, "confirm"))
         if step.next is Next.RESEND:
-            return self._resend(ctx)   # True: go on confirming in this step
-        # SMD hears of the new state before the task succeeds (a client may read SMD as soon
-        # as the transition completes); what it does not take waits for the sweep.
-        unpushed = (self.push.push({ctx.xname: observed})
-                    if step.next is Next.CONFIRMED and self.push.enabled else {})
-        with self.db.transaction() as session:
-            state_push.keep_for_later(session, unpushed)
-            self._write_exchanges(session, ctx)
-            if step.next is Next.ASK_AGAIN:
-                ctx.description = outcomes.confirming(action.value)
-                self._defer(session, ctx, step.check_at)
-                return False
-            if step.next is Next.TIMED_OUT:
-                if action in RESENDABLE and ctx.moved_at is not None and observed is not None:
-                    error = (f"{outcomes.timeout_waiting(action.value)} " + outcomes.fell_back(
-                        self._reset_type(ctx), observed, ctx.resends + 1))
-                else:
-                    error = self._unconfirmed_error(session, ctx, observed, exchange)
-                return self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE, error)
-            if step.next is Next.FELL_BACK:
-                return self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
-                                 outcomes.fell_back(self._reset_type(ctx), observed,
-                                                    ctx.resends + 1))
-            if step.next is Next.ESCALATE:
-                ctx.plan = [Action.FORCE_OFF] + ctx.plan[1:]
+            return (yield from self._resend(ctx))
+        if step.next is Next.CONFIRMED and self.push.enabled:
+            # SMD hears of the new state before the task succeeds (a client may read SMD as
+            # soon as the transition completes); what it does not take waits for the sweep.
+            ctx.unpushed.update((yield Call(partial(self.push.push, {ctx.xname: observed}))))
+        if step.next is Next.ASK_AGAIN:
+            ctx.description = outcomes.confirming(action.value)
+            return Wait(step.check_at)
+        if step.next is Next.TIMED_OUT:
+            if action in RESENDABLE and ctx.moved_at is not None and observed is not None:
+                error = (f"{outcomes.timeout_waiting(action.value)} " + outcomes.fell_back(
+                    self._reset_type(ctx), observed, ctx.resends + 1))
             else:
-                ctx.plan = ctx.plan[1:]
-                power_status.record_confirmed(session, ctx.xname, observed, now)
-                events.task(session, ctx.claim.transition_id, ctx.xname, events.CONFIRMED,
-                            "in-progress", outcomes.confirmed(action.value),
-                            action=reset_type_for(action, ctx.allowable) or action.value)
-                if not ctx.plan:
-                    return self._end(session, ctx, "succeeded",
-                                         outcomes.confirmed(action.value))
-            ctx.phase, ctx.action_sent_at, ctx.deadline_at = "apply", None, None
-            ctx.tier = tier_of(ctx.plan[0], ctx.component_type)
-            return self._save(session, ctx)
+                error = yield from self._unconfirmed_error(ctx, observed, exchange)
+            return End(TaskState.FAILED, outcomes.FAILED_TO_ACHIEVE, error)
+        if step.next is Next.FELL_BACK:
+            return End(TaskState.FAILED, outcomes.FAILED_TO_ACHIEVE,
+                       outcomes.fell_back(self._reset_type(ctx), observed, ctx.resends + 1))
+        if step.next is Next.ESCALATE:
+            ctx.plan = [Action.FORCE_OFF] + ctx.plan[1:]
+        else:
+            ctx.plan = ctx.plan[1:]
+            ctx.confirmed = observed
+            ctx.events.append((events.CONFIRMED, outcomes.confirmed(action.value),
+                               self._reset_type(ctx)))
+            if not ctx.plan:
+                return End(TaskState.SUCCEEDED, outcomes.confirmed(action.value))
+        # The next action follows at once; its intent's STORE stores this confirmation too.
+        ctx.phase, ctx.action_sent_at, ctx.deadline_at = "apply", None, None
+        ctx.tier = tier_of(ctx.plan[0], ctx.component_type)
+        return Continue()
 
-    def _follow_task(self, ctx: StepContext) -> bool:
-        """Read the task monitor of an action the BMC accepted with 202. True once the task
-        ended well (the power state decides next); otherwise the task waits or fails."""
-        exchange = ctx.client.get(ctx.task_monitor)
+    PHASES = {"gather": _gather, "apply": _apply, "confirm": _confirm}
+
+    # -- the rarer turns of a phase -------------------------------------------------------------
+    def _follow_task(self, ctx: StepContext) -> Steps:
+        """Read the task monitor of an action the BMC accepted with 202. None once the task
+        ended well (the power state decides next); otherwise Wait or End."""
+        exchange = yield Call(partial(ctx.client.get, ctx.task_monitor))
         ctx.unrecorded.append((exchange, "monitor"))
         reading = read_task_monitor(exchange.status_code, exchange.json)
         if reading.progress is TaskProgress.DONE:
             ctx.task_monitor = None
-            return True
-        with self.db.transaction() as session:
-            self._write_exchanges(session, ctx)
-            if reading.progress is TaskProgress.FAILED:
-                return self._end(session, ctx, "failed", outcomes.failed_to_apply(
-                    ctx.action.value), reading.message)
-            now = scheduler.utcnow()
-            if ctx.deadline_at is not None and now >= ctx.deadline_at:
-                answer = exchange.error or f"{exchange.status_code}, still running"
-                return self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
-                                 f"{outcomes.timeout_waiting(ctx.action.value)} The BMC's "
-                                 f"task monitor {ctx.task_monitor} last answered: {answer}")
-            self._defer(session, ctx, now + timedelta(seconds=self.settings.confirm_interval_s))
-            return False
+            return None
+        if reading.progress is TaskProgress.FAILED:
+            return End(TaskState.FAILED, outcomes.failed_to_apply(ctx.action.value),
+                       reading.message)
+        now = scheduler.utcnow()
+        if ctx.deadline_at is not None and now >= ctx.deadline_at:
+            answer = exchange.error or f"{exchange.status_code}, still running"
+            return End(TaskState.FAILED, outcomes.FAILED_TO_ACHIEVE,
+                       f"{outcomes.timeout_waiting(ctx.action.value)} The BMC's task monitor "
+                       f"{ctx.task_monitor} last answered: {answer}")
+        return Wait(now + timedelta(seconds=self.settings.confirm_interval_s))
 
-    def _resend(self, ctx: StepContext) -> bool:
+    def _resend(self, ctx: StepContext) -> Steps:
         """Send an On or ForceOff again that left the power state unmoved (bounded by
-        PCS_RESEND_LIMIT); the intent is stored first, as for the first send."""
+        PCS_RESEND_LIMIT); the intent is stored first, as for the first send. Continue: the
+        reads go on at once."""
         reset_type, sent_at = self._reset_type(ctx), scheduler.utcnow()
-        with self.db.transaction() as session:
-            ctx.resends, ctx.action_sent_at = ctx.resends + 1, sent_at
-            self._write_exchanges(session, ctx)
-            if not self._save(session, ctx):
-                return False
-            exchange_id = self._record_intent(session, ctx, reset_type, sent_at, "resend")
-        exchange = ctx.client.reset(ctx.reset_target, reset_type, ctx.reset_parameter)
-        with self.db.transaction() as session:
-            self._complete_exchange(session, ctx, exchange_id, exchange)
-            if not (exchange.ok or exchange.maybe_delivered
-                    or exchange.status_code in (409, 503)):
-                return self._end(session, ctx, "failed",
-                                 outcomes.failed_to_apply(ctx.action.value), exchange.error)
-            # A busy or silent BMC: the reads decide, as after the first send (the first at once).
-            ctx.task_monitor = exchange.location if exchange.status_code == 202 else None
-            return self._save(session, ctx)
+        ctx.resends, ctx.action_sent_at = ctx.resends + 1, sent_at
+        ctx.intent = Intent("resend", ctx.reset_target, {ctx.reset_parameter: reset_type},
+                            sent_at)
+        if not (yield STORE):
+            return LOST
+        exchange = yield Call(partial(ctx.client.reset, ctx.reset_target, reset_type,
+                                      ctx.reset_parameter))
+        ctx.completion = (ctx.intent_id, exchange, None)
+        if not (exchange.ok or exchange.maybe_delivered
+                or exchange.status_code in (409, 503)):
+            return End(TaskState.FAILED, outcomes.failed_to_apply(ctx.action.value),
+                       exchange.error)
+        # A busy or silent BMC: the reads decide, as after the first send (the first at once).
+        ctx.task_monitor = exchange.location if exchange.status_code == 202 else None
+        return Continue() if (yield STORE) else LOST
 
-    def _unconfirmed_error(self, session: Session, ctx: StepContext, observed: str | None,
-                           read: Exchange) -> str:
+    def _unconfirmed_error(self, ctx: StepContext, observed: str | None,
+                           read: Exchange) -> Steps:
         """Why the target was not seen by the deadline, quoting the BMC's last answer to the
-        action (one query, only when a task fails this way)."""
-        last = session.execute(
-            select(exchanges.c.status_code, exchanges.c.error)
-            .where(exchanges.c.task_id == ctx.claim.task_id,
-                   exchanges.c.purpose.in_(("apply", "resend")))
-            .order_by(exchanges.c.id.desc()).limit(1)).first()
+        action (read back only when a task fails this way)."""
+        if ctx.completion is not None:
+            last = ctx.completion[1]   # sent in this very step, not yet stored
+        else:
+            task_id = ctx.claim.task_id
+            last = yield Check(lambda session: session.execute(
+                select(exchange_rows.c.status_code, exchange_rows.c.error)
+                .where(exchange_rows.c.task_id == task_id,
+                       exchange_rows.c.purpose.in_(("apply", "resend")))
+                .order_by(exchange_rows.c.id.desc()).limit(1)).first())
         if last is None:
             answer = "none recorded"
         elif last.error:
@@ -498,22 +478,63 @@ class Executor:
         return outcomes.unconfirmed(ctx.action.value, self._reset_type(ctx), observed,
                                     ctx.resends + 1, answer, read.error)
 
-    def _reset_type(self, ctx: StepContext) -> str:
-        return reset_type_for(ctx.action, ctx.allowable) or ctx.action.value
-
-    def _retry_when_busy(self, session: Session, ctx: StepContext, exchange: Exchange) -> bool:
-        """A BMC that answered 409 or 503 did not apply the action: send it again later, within
-        the action's deadline counted from the first refusal. True when the task now waits."""
-        now = scheduler.utcnow()
-        waited_s = self._start_waiting(ctx, now)
-        retry_at = busy_retry_at(exchange.status_code, exchange.retry_after_s, now,
-                                 ctx.deadline_at, 2 * self.settings.confirm_interval_s, waited_s)
-        if retry_at is None:
+    def _unsent_after_crash(self, ctx: StepContext, action: Action) -> Steps:
+        """True when the state shows that an On or ForceOff whose sender died never arrived
+        (still plainly in the old state, not moving): then it is sent now. Other actions are
+        not repeated: a graceful shutdown may just be slow, a restart leaves no trace."""
+        if action not in (Action.ON, Action.FORCE_OFF):
             return False
-        ctx.action_sent_at = None   # refused, so not sent: the next step sends it again
-        self._defer(session, ctx, retry_at)
-        return True
+        state, exchange = yield Call(partial(ctx.client.get_power_state, ctx.system_path))
+        ctx.unrecorded.append((exchange, "confirm"))
+        return state is not None and state != TARGET_STATE[action] and not in_motion(exchange)
 
+    def _tier_closed(self, ctx: StepContext, action: Action) -> Steps:
+        """None when the action may go now; else Wait (an earlier tier is unfinished) or End
+        (a child it depends on failed, or the reservation it acts under expired)."""
+        claim, kind = ctx.claim, ctx.component_type
+
+        def facts(session: Session):
+            if sequencing.earlier_tier_pending(session, claim.transition_id, claim.task_id,
+                                               ctx.tier):
+                return True, None
+            if action not in OFF_ACTIONS or kind == "Node":
+                return False, None
+            child = sequencing.failed_descendant(session, claim.transition_id, ctx.xname)
+            if child is None and kind == OUTLET_TYPE:
+                child = sequencing.failed_fed_node(session, claim.transition_id, ctx.xname)
+            return False, child
+
+        pending, child = yield Check(facts)
+        if pending:
+            return Wait(scheduler.utcnow() + timedelta(seconds=self.settings.confirm_interval_s))
+        if child:
+            return End(TaskState.FAILED, *outcomes.dependency_failure(
+                action.value, child.xname, child.description, child.error))
+        if ctx.reservation_deputy_key:
+            # Before each power tier, the key the task acts under must still hold (a failed
+            # check call is ignored, as upstream).
+            valid = yield Call(partial(self.reservations.valid,
+                                       {ctx.xname: ctx.reservation_deputy_key}))
+            if valid is not None and ctx.xname not in valid:
+                return End(TaskState.FAILED, outcomes.FAILED_TO_ACHIEVE,
+                           outcomes.RESERVATION_EXPIRED)
+        return None
+
+    def _wait_for_controller(self, ctx: StepContext) -> Steps:
+        """A controller that does not answer while the transition powers its slot or chassis on
+        is waited for (bounded by the task deadline): Wait, or None to give up waiting."""
+        transition_id, xname = ctx.claim.transition_id, ctx.xname
+        if not (yield Check(lambda session: sequencing.ancestor_in_transition(
+                session, transition_id, xname))):
+            return None
+        now = scheduler.utcnow()
+        self._start_waiting(ctx, now)
+        if now >= ctx.deadline_at:
+            return None   # give up waiting: the read's failure ends the task
+        ctx.description = outcomes.WAITING_FOR_CONTROLLER
+        return Wait(now + timedelta(seconds=self.settings.confirm_interval_s))
+
+    # -- helpers ------------------------------------------------------------------------------
     def _start_waiting(self, ctx: StepContext, now: datetime) -> float:
         """Bound a wait before an action is sent (busy BMC, booting controller) by the task
         deadline from the first wait; with no deadline (-1) or none to confirm (0), 5 minutes.
@@ -524,181 +545,187 @@ class Executor:
             ctx.deadline_at = now + span
         return max(0.0, (span - (ctx.deadline_at - now)).total_seconds())
 
-    def _unsent_after_crash(self, ctx: StepContext, action: Action) -> bool:
-        """True when the state shows that an On or ForceOff whose sender died never arrived
-        (still plainly in the old state, not moving): then it is sent now. Other actions are
-        not repeated: a graceful shutdown may just be slow, a restart leaves no trace."""
-        if action not in (Action.ON, Action.FORCE_OFF):
-            return False
-        state, exchange = ctx.client.get_power_state(ctx.system_path)
-        ctx.unrecorded.append((exchange, "confirm"))
-        return state is not None and state != TARGET_STATE[action] and not in_motion(exchange)
-
-    # -- sequencing -----------------------------------------------------------------------------
-    def _tier_open(self, session: Session, ctx: StepContext, action: Action) -> bool:
-        """Whether the action may go now. If not, the task waits (deferred) or, when a child it
-        depends on failed, fails."""
-        if sequencing.earlier_tier_pending(session, ctx.claim.transition_id, ctx.claim.task_id,
-                                           ctx.tier):
-            self._write_exchanges(session, ctx)
-            self._defer(session, ctx, scheduler.utcnow()
-                        + timedelta(seconds=self.settings.confirm_interval_s))
-            return False
-        if action in OFF_ACTIONS and ctx.component_type != "Node":
-            child = sequencing.failed_descendant(session, ctx.claim.transition_id, ctx.xname)
-            if child is None and ctx.component_type == OUTLET_TYPE:
-                child = sequencing.failed_fed_node(session, ctx.claim.transition_id, ctx.xname)
-            if child:
-                self._end(session, ctx, "failed", *outcomes.dependency_failure(
-                    action.value, child.xname, child.description, child.error))
-                return False
-        if ctx.reservation_deputy_key:
-            # Before each power tier, the key the task acts under must still hold (a failed
-            # check call is ignored, as upstream).
-            valid = self.reservations.valid({ctx.xname: ctx.reservation_deputy_key})
-            if valid is not None and ctx.xname not in valid:
-                self._end(session, ctx, "failed", outcomes.FAILED_TO_ACHIEVE,
-                          outcomes.RESERVATION_EXPIRED)
-                return False
-        return True
-
-    def _wait_for_controller(self, ctx: StepContext) -> bool:
-        """A controller that does not answer while the transition powers its slot or chassis on
-        is waited for (bounded by the task deadline). True when the task now waits."""
-        now = scheduler.utcnow()
-        with self.db.transaction() as session:
-            if not sequencing.ancestor_in_transition(session, ctx.claim.transition_id,
-                                                     ctx.xname):
-                return False
-            self._start_waiting(ctx, now)
-            if now >= ctx.deadline_at:
-                return False   # give up waiting: the read's failure ends the task
-            ctx.description = outcomes.WAITING_FOR_CONTROLLER
-            self._write_exchanges(session, ctx)
-            self._defer(session, ctx, now + timedelta(seconds=self.settings.confirm_interval_s))
-            return True
-
-    # -- helpers ------------------------------------------------------------------------------
     def _deadline_for(self, ctx: StepContext, action: Action, sent_at: datetime):
         if action is Action.FORCE_OFF and ctx.operation is not Operation.FORCE_OFF:
             # ForceOff sent by Off's escalation is confirmed within a fixed window.
             return sent_at + timedelta(seconds=self.settings.forceoff_confirm_s)
         return action_deadline(sent_at, ctx.deadline_minutes, self.settings.minute_s)
 
-    def _fields(self, ctx: StepContext) -> dict:
-        return {"phase": ctx.phase, "plan": [a.value for a in ctx.plan],
-                "action": ctx.action.value if ctx.action else None,
-                "action_sent_at": ctx.action_sent_at, "deadline_at": ctx.deadline_at,
-                "description": ctx.description, "tier": ctx.tier, "resends": ctx.resends,
-                "moved_at": ctx.moved_at, "task_monitor": ctx.task_monitor}
+    def _reset_type(self, ctx: StepContext) -> str:
+        return reset_type_for(ctx.action, ctx.allowable) or ctx.action.value
 
-    def _save(self, session: Session, ctx: StepContext) -> bool:
-        """Store progress; False when the task is no longer ours (aborted or reaped)."""
-        if scheduler.progress(session, ctx.claim, **self._fields(ctx)):
-            return True
-        return self._end_if_aborting(session, ctx)
 
-    def _defer(self, session: Session, ctx: StepContext, check_at: datetime) -> None:
-        if not scheduler.defer(session, ctx.claim, check_at, **self._fields(ctx)):
-            self._end_if_aborting(session, ctx)
+class _Lockstep:
+    """Drives the steps of a batch together: each round runs what the steps wait for, all
+    calls at once, all checks in one transaction, all stores in one transaction."""
 
-    def _end_if_aborting(self, session: Session, ctx: StepContext) -> bool:
-        # The transition was aborted while this step ran: what was sent is not reversed.
-        if scheduler.abort_signaled(session, ctx.claim.transition_id):
-            self._end(session, ctx, "failed", outcomes.aborted(ctx.description),
-                      outcomes.TRANSITION_ABORTED)
-        return False
+    def __init__(self, executor: Executor, contexts: list[StepContext]):
+        self.executor = executor
+        self.db = executor.db
+        self.steps = {id(ctx): executor.step(ctx) for ctx in contexts}
+        self.waiting: dict[int, tuple[StepContext, Request]] = {}
+        self.calling: dict[Future, StepContext] = {}
+        for ctx in contexts:
+            self._advance(ctx, None)
 
-    def _end(self, session: Session, ctx: StepContext, state: str, description: str,
-             error: str | None = "") -> bool:
-        """End the task; returns False so that a phase can `return self._end(...)` and stop."""
-        self._write_exchanges(session, ctx)   # the BMC's answers are stored before the outcome
-        if ctx.reservation_key:
-            # Released before the outcome commits, so that the component's next queued task
-            # (promoted by this commit) can reserve it.
-            self.reservations.release({ctx.xname: ctx.reservation_key})
-            task_reservations.forget(session, ctx.claim.task_id)
+    def run(self) -> None:
+        while self.waiting or self.calling:
+            self._start_calls()
+            if self.calling:
+                self._collect_calls()
+                if any(isinstance(r, Call) for _, r in self.waiting.values()):
+                    continue   # send those before storing: the BMCs work while we write
+            checks = self._take(Check)
+            if checks:
+                with self.db.transaction() as session:
+                    answers = [(ctx, request.read(session)) for ctx, request in checks]
+                for ctx, answer in answers:
+                    self._advance(ctx, answer)
+                continue
+            stores = [ctx for ctx, _ in self._take(_Store)]
+            if stores:
+                kept = self._store(stores)
+                for ctx in stores:
+                    self._advance(ctx, ctx.claim.task_id in kept and not ctx.ended)
+
+    def _advance(self, ctx: StepContext, answer: Any, error: BaseException | None = None) -> None:
+        """Send the step its answer; note what it asks for next."""
+        step = self.steps[id(ctx)]
+        with log_context(task_id=ctx.claim.task_id, transition_id=ctx.claim.transition_id,
+                         xname=ctx.xname):
+            try:
+                request = step.throw(error) if error is not None else step.send(answer)
+            except StopIteration:
+                return
+            except Exception:
+                log.exception("step of task %s (%s) failed unexpectedly", ctx.claim.task_id,
+                              ctx.xname)
+                if ctx.ended:
+                    return
+                # Ended as failed with what it exchanged so far (a step that fails again here
+                # would loop: it is not asked again).
+                ctx.outcome = End(TaskState.FAILED, outcomes.FAILED_TO_ACHIEVE,
+                                  outcomes.INTERNAL_ERROR)
+                ctx.intent = None
+                self.steps[id(ctx)] = _final_store()
+                next(self.steps[id(ctx)])
+                request = STORE
+        self.waiting[id(ctx)] = (ctx, request)
+
+    def _take(self, kind: type) -> list[tuple[StepContext, Request]]:
+        taken = [(ctx, r) for ctx, r in self.waiting.values() if isinstance(r, kind)]
+        for ctx, _ in taken:
+            del self.waiting[id(ctx)]
+        return taken
+
+    def _start_calls(self) -> None:
+        for ctx, call in self._take(Call):
+            self.calling[self.executor.calls.submit(_in_context, ctx, call.run)] = ctx
+
+    def _collect_calls(self) -> None:
+        """Take the answers in. With steps waiting to store or check, only those already in;
+        otherwise all of them, but not for longer than SLOW_BMC_S unless none is in yet."""
+        if self.waiting:
+            done, _ = wait(self.calling, timeout=0)
+        else:
+            done, _ = wait(self.calling, timeout=SLOW_BMC_S)
+            if not done:
+                done, _ = wait(self.calling, return_when=FIRST_COMPLETED)
+        for future in done:
+            ctx = self.calling.pop(future)
+            error = future.exception()
+            self._advance(ctx, None if error else future.result(), error)
+
+    def _store(self, contexts: list[StepContext]) -> set[int]:
+        """One transaction stores what the steps gathered: their exchanges, events and
+        confirmed states, then each task's progress (still running, or waiting) or end, then
+        the intents of the tasks still held. Returns the task ids still held."""
+        now = scheduler.utcnow()
+        with self.db.transaction() as session:
+            exchanges.complete(session, [(c.completion[0], c.completion[1]) for c in contexts
+                                         if c.completion is not None])
+            exchanges.insert_done(session, [(c.claim.task_id, c.bmc_id, purpose, exchange)
+                                            for c in contexts
+                                            for exchange, purpose in c.unrecorded])
+            for ctx in contexts:
+                sent = ctx.completion[2] if ctx.completion is not None else None
+                if sent is not None:
+                    events.task(session, ctx.claim.transition_id, ctx.xname, events.ACTION_SENT,
+                                "in-progress", sent[0], action=sent[1])
+                for happened, description, action in ctx.events:
+                    events.task(session, ctx.claim.transition_id, ctx.xname, happened,
+                                "in-progress", description, action=action)
+            state_push.keep_for_later(session, {k: v for c in contexts
+                                                for k, v in c.unpushed.items()})
+            power_status.record_confirmed(session, {c.xname: c.confirmed for c in contexts
+                                                    if c.confirmed is not None}, now)
+            saving = [c for c in contexts if not isinstance(c.outcome, End)]
+            kept = scheduler.save(session, [_progress(c) for c in saving])
+            lost = [c for c in saving if c.claim.task_id not in kept]
+            aborting = scheduler.aborting(session, [c.claim.transition_id for c in lost])
+            for ctx in lost:
+                if ctx.claim.transition_id in aborting:
+                    # Aborted while this step ran: what was sent is not reversed.
+                    ctx.outcome = End(TaskState.FAILED, outcomes.aborted(ctx.description),
+                                      outcomes.TRANSITION_ABORTED)
+            ending = [c for c in contexts if isinstance(c.outcome, End)]
+            self._release_reservations(session, ending)
+            ended = scheduler.finish(session, [
+                scheduler.Ending(c.claim, c.outcome.state, c.outcome.description,
+                                 c.outcome.error or "") for c in ending])
+            intents = exchanges.insert_intents(session, [
+                (c.claim.task_id, c.bmc_id, c.intent) for c in saving
+                if c.intent is not None and c.claim.task_id in kept])
+        for ctx in contexts:
+            ctx.ended = ctx.ended or ctx.claim.task_id in ended
+            ctx.intent_id = intents.get(ctx.claim.task_id)
+            ctx.unrecorded, ctx.events, ctx.unpushed = [], [], {}
+            ctx.intent = ctx.completion = ctx.confirmed = None
+        return kept
+
+    def _release_reservations(self, session: Session, ending: list[StepContext]) -> None:
+        """Released before the outcomes commit, so that each component's next queued task
+        (promoted by this commit) can reserve it."""
+        holding = [c for c in ending if c.reservation_key]
+        if not holding:
+            return
+        self.executor.reservations.release({c.xname: c.reservation_key for c in holding})
+        task_reservations.forget(session, [c.claim.task_id for c in holding])
+        for ctx in holding:
             ctx.reservation_key = None
-        if scheduler.finish(session, ctx.claim, state, description, error or ""):
-            ctx.ended = True   # finish() recorded the task's last event
-        return False
-
-    def _write_exchanges(self, session: Session, ctx: StepContext) -> None:
-        """Store the exchanges made since the last write (always before any outcome)."""
-        if ctx.sent is not None:
-            exchange_id, exchange, reset_type = ctx.sent
-            ctx.sent = None
-            self._complete_exchange(session, ctx, exchange_id, exchange)
-            self._action_sent(session, ctx, reset_type)
-        if ctx.unrecorded:
-            ctx.slow_bmc = ctx.slow_bmc or any(_slow(exchange) for exchange, _ in ctx.unrecorded)
-            session.execute(_INSERT_EXCHANGES, [
-                dict(_exchange_columns(attempt), task_id=ctx.claim.task_id, bmc_id=ctx.bmc_id,
-                     purpose=purpose, state="done")
-                for exchange, purpose in ctx.unrecorded
-                for attempt in (*exchange.earlier, exchange)])
-            ctx.unrecorded.clear()
-
-    def _action_sent(self, session: Session, ctx: StepContext, reset_type: str) -> None:
-        events.task(session, ctx.claim.transition_id, ctx.xname, events.ACTION_SENT,
-                    "in-progress", outcomes.applying(ctx.action.value), action=reset_type)
-
-    def _record_intent(self, session: Session, ctx: StepContext, reset_type: str,
-                       sent_at: datetime, purpose: str = "apply") -> int:
-        return session.scalar(_INSERT_INTENT, dict(
-            task_id=ctx.claim.task_id, bmc_id=ctx.bmc_id, purpose=purpose, state="sending",
-            method="POST", path=ctx.reset_target,
-            request_body=json.dumps({ctx.reset_parameter: reset_type}), status_code=None,
-            response_body=None, error_class=None, error=None, latency_ms=None, sent_at=sent_at))
-
-    def _complete_exchange(self, session: Session, ctx: StepContext, exchange_id: int,
-                           exchange: Exchange) -> None:
-        ctx.slow_bmc = ctx.slow_bmc or _slow(exchange)
-        session.execute(_COMPLETE_EXCHANGE, dict(_exchange_columns(exchange), id=exchange_id))
-
-    def _load(self, session: Session, claim: scheduler.Claim) -> tuple[StepContext, dict] | None:
-        """The task's context (without its client) and its BMC's columns; None when the task
-        ended because its component is gone."""
-        row = session.execute(_LOAD_STEP, {"id": claim.task_id}).first()
-        if row is None:
-            # The component vanished from the inventory after the task was queued.
-            scheduler.finish(session, claim, "failed", outcomes.FAILED_TO_ACHIEVE,
-                             outcomes.MISSING_XNAME)
-            return None
-        ctx = StepContext(
-            claim=claim, xname=row.xname, operation=Operation(row.operation),
-            deadline_minutes=row.task_deadline_minutes, phase=row.phase,
-            plan=[Action(a) for a in row.plan], action=Action(row.action) if row.action else None,
-            action_sent_at=row.action_sent_at, deadline_at=row.deadline_at,
-            description=row.description or outcomes.GATHERING_DATA,
-            system_path=row.redfish_path, reset_target=row.reset_target,
-            reset_parameter=row.reset_parameter,
-            allowable=list(row.allowable_values or []), bmc_id=row.bmc_id,
-            component_type=row.type, tier=row.tier, multi_tier=row.multi_tier,
-            resends=row.resends, moved_at=row.moved_at, task_monitor=row.task_monitor,
-            reservation_key=row.reservation_key,
-            reservation_deputy_key=row.reservation_deputy_key)
-        return ctx, {k[4:]: v for k, v in row._mapping.items() if k.startswith("bmc_")}
-
-    def client_for(self, bmc: dict) -> RedfishClient:
-        """The process's pooled client of a BMC (power-cap steps and the sweep share it).
-        Raises CredentialsUnavailable from the credential source."""
-        return bmc_clients.client_for(self.settings, self.credentials, bmc)
 
 
-def _slow(exchange: Exchange) -> bool:
-    """Whether the BMC took SLOW_BMC_MS or more to answer (retried reads count whole), or gave
-    no answer at all."""
-    attempts = (*exchange.earlier, exchange)
-    return (sum(a.latency_ms or 0.0 for a in attempts) >= SLOW_BMC_MS
-            or any(a.error_class in ("timeout", "connection") for a in attempts))
+def _final_store() -> Steps:
+    yield STORE
 
 
-def _exchange_columns(exchange: Exchange) -> dict:
-    body = exchange.request_body
-    return {"method": exchange.method, "path": exchange.path,
-            "request_body": json.dumps(body) if body is not None else None,
-            "status_code": exchange.status_code,
-            "response_body": exchange.response_body, "error_class": exchange.error_class,
-            "error": exchange.error, "latency_ms": exchange.latency_ms,
-            "sent_at": exchange.sent_at}
+def _in_context(ctx: StepContext, run: Callable[[], Any]) -> Any:
+    with log_context(task_id=ctx.claim.task_id, transition_id=ctx.claim.transition_id,
+                     xname=ctx.xname):
+        return run()
+
+
+def _context(claim: scheduler.Claim, row: Row) -> StepContext:
+    if row.found is None:
+        return StepContext(claim=claim, xname=claim.xname, description=row.description or "")
+    return StepContext(
+        claim=claim, xname=row.xname, operation=Operation(row.operation),
+        deadline_minutes=row.task_deadline_minutes, phase=row.phase,
+        plan=[Action(a) for a in row.plan], action=Action(row.action) if row.action else None,
+        action_sent_at=row.action_sent_at, deadline_at=row.deadline_at,
+        description=row.description or outcomes.GATHERING_DATA,
+        system_path=row.redfish_path, reset_target=row.reset_target,
+        reset_parameter=row.reset_parameter, allowable=list(row.allowable_values or []),
+        bmc_id=row.bmc_id, component_type=row.type, tier=row.tier, multi_tier=row.multi_tier,
+        resends=row.resends, moved_at=row.moved_at, task_monitor=row.task_monitor,
+        reservation_key=row.reservation_key, reservation_deputy_key=row.reservation_deputy_key)
+
+
+def _progress(ctx: StepContext) -> scheduler.Progress:
+    return scheduler.Progress(
+        claim=ctx.claim, phase=ctx.phase, plan=[a.value for a in ctx.plan],
+        action=ctx.action.value if ctx.action else None, action_sent_at=ctx.action_sent_at,
+        deadline_at=ctx.deadline_at, description=ctx.description, tier=ctx.tier,
+        resends=ctx.resends, moved_at=ctx.moved_at, task_monitor=ctx.task_monitor,
+        next_check_at=ctx.outcome.at if isinstance(ctx.outcome, Wait) else None)
+

@@ -58,10 +58,11 @@ def store(session: Session, held: dict[int, Held], now: datetime,
            "dispatched": DISPATCHED}))
 
 
-def forget(session: Session, task_id: int) -> None:
-    """The task's own reservation was released."""
-    session.execute(text("UPDATE transition_tasks SET reservation_key = NULL WHERE id = :id"),
-                    {"id": task_id})
+def forget(session: Session, task_ids: list[int]) -> None:
+    """The tasks' own reservations were released."""
+    if task_ids:
+        session.execute(text("UPDATE transition_tasks SET reservation_key = NULL "
+                             "WHERE id = ANY(:ids)"), {"ids": sorted(task_ids)})
 
 
 def renew_due(db: Database, source: ReservationSource, now: datetime, minute_s: float,
