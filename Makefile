@@ -23,9 +23,9 @@ test: $(STAMP)
 
 # Whole-machine transitions (NODES=10000 by default; minutes), then API latency and the sweep.
 bench: $(STAMP)
-	$(PY) tests/bench_transitions.py --nodes $(or $(NODES),10000)
-	$(PY) tests/bench_api_scale.py
-	$(PY) tests/bench_sweep.py
+	$(PY) tests/bench/bench_transitions.py --nodes $(or $(NODES),10000)
+	$(PY) tests/bench/bench_api_scale.py
+	$(PY) tests/bench/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) .pcs .pytest_cache

@@ -4,10 +4,13 @@ asserts; the figures at this size say nothing)."""
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import pytest
 
-import bench_transitions as bench
+sys.path.insert(0, str(Path(__file__).resolve().parent / "bench"))
+import bench_transitions as bench  # noqa: E402
 
 NODES = 200
 FIGURES = ("post_transitions_s", "get_transition_s", "time_to_complete_s", "nodes_per_s",

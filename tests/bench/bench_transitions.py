@@ -34,7 +34,8 @@ from pathlib import Path
 import psycopg
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# benchlib beside this file, harness one level up (tests/)
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from benchlib import (ActivitySampler, CpuLedger, children, code_version,  # noqa: E402
                       flush_table_writes, load_average, machine, machine_line, memory_mb,
                       percentile, plain_url, postgres_pids, settled_table_writes,

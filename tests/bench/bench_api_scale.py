@@ -13,7 +13,8 @@ import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# benchlib beside this file, harness one level up (tests/)
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from benchlib import machine, plain_url, report  # noqa: E402
 from harness import answers, migrated_database  # noqa: E402
 

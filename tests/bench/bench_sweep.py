@@ -7,7 +7,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# benchlib beside this file, harness one level up (tests/)
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from benchlib import machine, report  # noqa: E402
 from harness import Simulator, answers, migrated_database  # noqa: E402
 
