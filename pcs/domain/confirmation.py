@@ -67,6 +67,25 @@ def confirm_interval(elapsed_s: float, longest_s: float) -> float:
     return min(longest_s, max(FIRST_INTERVAL_S, INTERVAL_GROWTH * elapsed_s))
 
 
+def until_next_read(elapsed_s: float, longest_s: float) -> float:
+    """Seconds from now, `elapsed_s` after the action was sent, to the next read of its
+    schedule. The schedule is counted from the send (each point confirm_interval after the one
+    before), not from the last read: the time a read and its step took does not push every
+    later read back. A point closer than SCHEDULE_SLACK_S is skipped (it is being read now)."""
+    elapsed_s = max(0.0, elapsed_s) + SCHEDULE_SLACK_S
+    at = 0.0
+    while at <= elapsed_s:
+        step = confirm_interval(at, longest_s)
+        if step >= longest_s:   # the steady part: on a grid of longest_s from here
+            at += step * (1 + int((elapsed_s - at) // step))
+            break
+        at += step
+    return at - elapsed_s + SCHEDULE_SLACK_S
+
+
+SCHEDULE_SLACK_S = 0.01
+
+
 def action_deadline(sent_at: datetime, deadline_minutes: int, minute_s: float) -> datetime | None:
     """Each action's deadline counts from when it is sent; -1 means none."""
     if deadline_minutes < 0:

@@ -35,8 +35,8 @@ from pcs.broker import Publisher
 from pcs.config import Settings
 from pcs.db import Database
 from pcs.domain import outcomes
-from pcs.domain.confirmation import (Next, Resend, action_deadline, confirm_interval,
-                                     next_confirm_step)
+from pcs.domain.confirmation import (Next, Resend, action_deadline, next_confirm_step,
+                                     until_next_read)
 from pcs.domain.operations import (OFF_ACTIONS, TARGET_STATE, Action, Operation, PlanOutcome,
                                    escalates_to_force_off, plan_actions, reset_type_for)
 from pcs.domain.states import TaskState
@@ -376,7 +376,7 @@ class Executor:
                      else self.settings.confirm_interval_s)
         step = next_confirm_step(
             observed, TARGET_STATE[action], now, ctx.deadline_at,
-            confirm_interval(elapsed_s, self.settings.confirm_interval_s),
+            until_next_read(elapsed_s, self.settings.confirm_interval_s),
             escalates_to_force_off(ctx.operation, action, ctx.allowable), moving, resend)
         ctx.unrecorded.append((exchange, "confirm"))
         if step.next is Next.RESEND:

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import urllib3
 
-from pcs.domain.confirmation import confirm_interval
+from pcs.domain.confirmation import until_next_read
 
 # operation -> the (ResetType, state it leads to) sent in turn
 ACTIONS = {"On": [("On", "On")],
@@ -76,7 +76,7 @@ def _run_share(share: dict[str, list[str]], operation: str, threads: int, per_bm
                     if request("GET", base + path).get("PowerState") == target:
                         break
                 # pcs defers the task this long (its adaptive cadence, domain/confirmation.py)
-                time.sleep(confirm_interval(time.monotonic() - sent_at, confirm_interval_s))
+                time.sleep(until_next_read(time.monotonic() - sent_at, confirm_interval_s))
             else:
                 with lock:
                     counted["failed"] += 1

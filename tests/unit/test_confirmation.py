@@ -170,3 +170,20 @@ def test_reads_come_soon_after_the_action_and_spread_out_to_the_configured_inter
     assert confirm_interval(2.5, 1.0) == pytest.approx(0.5)
     assert confirm_interval(30.0, 1.0) == 1.0           # never rarer than configured
     assert confirm_interval(0.0, 0.05) == 0.05          # nor slower than configured
+
+
+def test_reads_follow_a_schedule_counted_from_the_send():
+    from pcs.domain.confirmation import until_next_read
+    # Read at 0.1 s after the send, however late the last read came: a step that took
+    # 0.07 s to read does not push the next read to 0.17 s.
+    assert until_next_read(0.0, 1.0) == pytest.approx(0.1)
+    assert until_next_read(0.07, 1.0) == pytest.approx(0.03)
+    # A point about to come (within the slack) is being read now: the one after it is next.
+    assert until_next_read(0.295, 1.0) == pytest.approx(0.105)
+    # The points grow with the time since the send (0.6, 0.72, 0.864, ...), then stay on a
+    # grid of PCS_CONFIRM_INTERVAL_S.
+    assert 0.6 + until_next_read(0.6, 1.0) == pytest.approx(0.72)
+    assert 7.3 + until_next_read(7.3, 1.0) == pytest.approx(7.35, abs=0.001)
+    assert 0 < until_next_read(100.25, 2.0) <= 2.0
+    assert until_next_read(0.0, 0.05) == pytest.approx(0.05)   # never rarer than configured
+    assert all(until_next_read(e / 10, 1.0) > 0 for e in range(200))
