@@ -19,6 +19,7 @@ the outcome, every write is fenced by the claim's attempt.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Generator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -149,15 +150,17 @@ class Executor:
         # renewal loop (only this process knows they are still alive).
         self.running_reservations: dict[str, str] = {}
         self._calls: ThreadPoolExecutor | None = None
+        self._calls_lock = threading.Lock()
 
     @property
     def calls(self) -> ThreadPoolExecutor:
         """The process's threads for BMC calls, shared by its batches (made on first use: a
         worker process is forked from the one that built the executor)."""
-        if self._calls is None:
-            self._calls = ThreadPoolExecutor(self.settings.step_call_threads,
-                                             thread_name_prefix="pcs-bmc")
-        return self._calls
+        with self._calls_lock:
+            if self._calls is None:
+                self._calls = ThreadPoolExecutor(self.settings.step_call_threads,
+                                                 thread_name_prefix="pcs-bmc")
+            return self._calls
 
     def run_steps(self, task_ids: list[int]) -> None:
         """Claim the tasks of a message and run their steps in lockstep until each must wait
