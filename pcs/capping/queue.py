@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from pcs.config import Settings
 from pcs.queue.scheduler import BUSY_PER_BMC_SQL, utcnow
 from pcs.domain.capping import CapEntry, CapPlan, EntryStatus
+from pcs.domain.states import CAP_ACTIVE_SQL, CAP_UNFINISHED_SQL
 from pcs.models import DISPATCHED, FAILED, QUEUED, READY, RUNNING, SUCCEEDED, UNSUPPORTED, PowerCap
 
 NEW, IN_PROGRESS, COMPLETED = "new", "in-progress", "completed"
-_ACTIVE_SQL = "('ready','dispatched','running')"
 
 
 @dataclass(frozen=True)
@@ -62,10 +62,10 @@ def submit(session: Session, settings: Settings, kind: str, planned: list[Planne
         # FIFO follows lock order: sequence numbers are taken while the rows are held.
         session.execute(text("SELECT id FROM components WHERE id = ANY(:ids) "
                              "ORDER BY xname FOR UPDATE"), {"ids": runnable_ids})
-        busy = set(session.scalars(text("""
+        busy = set(session.scalars(text(f"""
             SELECT DISTINCT component_id FROM power_cap_tasks
             WHERE component_id = ANY(:ids) AND kind = 'patch'
-              AND state IN ('queued', 'ready', 'dispatched', 'running')"""),
+              AND state IN {CAP_UNFINISHED_SQL}"""),
             {"ids": runnable_ids}))
     rows = []
     for p in planned:
@@ -98,16 +98,16 @@ def promote(session: Session, component_ids: list[int]) -> int:
     if not component_ids:
         return 0
     return session.execute(text(f"""
-        UPDATE power_cap_tasks t SET state = 'ready'
+        UPDATE power_cap_tasks t SET state = :ready
         FROM (SELECT DISTINCT ON (q.component_id) q.id, q.component_id
               FROM power_cap_tasks q
-              WHERE q.component_id = ANY(:ids) AND q.state = 'queued'
+              WHERE q.component_id = ANY(:ids) AND q.state = '{QUEUED}'
               ORDER BY q.component_id, q.seq) head
         WHERE t.id = head.id
           AND NOT EXISTS (SELECT 1 FROM power_cap_tasks a
                           WHERE a.component_id = head.component_id AND a.kind = 'patch'
-                            AND a.state IN {_ACTIVE_SQL})
-    """), {"ids": list(component_ids)}).rowcount
+                            AND a.state IN {CAP_ACTIVE_SQL})
+    """), {"ids": list(component_ids), "ready": READY}).rowcount
 
 
 _DISPATCH = text(f"""
@@ -224,7 +224,7 @@ def reap(session: Session, settings: Settings) -> list[tuple[int, str]]:
                       WHERE q.component_id = c.id AND q.state = '{QUEUED}')
           AND NOT EXISTS (SELECT 1 FROM power_cap_tasks a
                           WHERE a.component_id = c.id AND a.kind = 'patch'
-                            AND a.state IN {_ACTIVE_SQL})
+                            AND a.state IN {CAP_ACTIVE_SQL})
         ORDER BY c.xname FOR UPDATE SKIP LOCKED""")).all()
     promote(session, list(orphans))
     for cap_id in session.scalars(text(f"""
