@@ -1,8 +1,9 @@
 """The per-component queue: submit, promote, dispatch, claim, defer, finish, reap.
 
 The only code that moves a task between queue states. Every transaction that changes a
-component's queue first locks that component's row (sorted by name in bulk), so overlapping
-submissions never deadlock and FIFO follows lock order. The partial unique index on
+component's queue first locks that component's row, through lock_components() alone (in name
+order, in bulk), so overlapping submissions never deadlock and FIFO follows lock order. The
+power-cap queue and the inventory lock components through it too. The partial unique index on
 transition_tasks(component_id) WHERE state is active makes "one active task per component" a
 database guarantee, whatever the number of processes.
 """
@@ -13,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import ARRAY, Row, String, bindparam, func, select, text
+from sqlalchemy import ARRAY, Integer, Row, String, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from pcs import events, metrics
@@ -63,11 +64,13 @@ def submit(session: Session, settings: Settings, operation: Operation, deadline_
 
     parsed = [(loc, xnames.parse(loc.xname)) for loc in locations]
     names = sorted({p.name for _, p in parsed if p is not None})
+    held = lock_components(session, session.scalars(select(Component.id).where(
+        Component.xname == func.any(bindparam("names", names, type_=ARRAY(String))))))
+    # Loaded once locked: what a concurrent change (discovery, removal) left is what counts.
     inventory = {row.xname: row for row in session.execute(
         select(Component.id, Component.xname, Component.type, Component.allowable_values)
-        .where(Component.xname == func.any(bindparam("names", names, type_=ARRAY(String))))
-        .order_by(Component.xname).with_for_update())}
-    in_use = _names_with_tasks(session, [c.id for c in inventory.values()])
+        .where(Component.id == func.any(bindparam("held", held, type_=ARRAY(Integer)))))}
+    in_use = _names_with_tasks(session, held)
     locked = set(session.scalars(select(ComponentLock.xname).where(
         ComponentLock.xname == func.any(bindparam("locked", names, type_=ARRAY(String))))))
 
@@ -251,10 +254,11 @@ def dispatched_count(session: Session) -> int:
 
 
 def lock_components(session: Session, component_ids, *, skip_locked: bool = False) -> list[int]:
-    """Lock the components' rows, in name order: every transaction that changes a component's
-    queue takes these locks first, in this order, so that overlapping ones never deadlock and
-    FIFO follows lock order. Returns the ids locked; with skip_locked, rows another
-    transaction holds are left out (a sweep that comes back later)."""
+    """Lock the components' rows, in name order: the one place that locks components. Every
+    transaction that changes a component's queue takes these locks first, in this order, so
+    that overlapping ones never deadlock and FIFO follows lock order. Returns the ids locked;
+    with skip_locked, rows another transaction holds are left out (a sweep that comes back
+    later). Callers find the ids with a plain query first and use the ids returned."""
     ids = sorted({i for i in component_ids if i is not None})
     if not ids:
         return []
@@ -469,11 +473,9 @@ def abort(session: Session, transition_id: uuid.UUID) -> str:
         raise TransitionFinished(outcomes.ALREADY_FINISHED)
     if transition.status in (TransitionStatus.ABORTED, TransitionStatus.ABORT_SIGNALED):
         return transition.status
-    components = session.scalars(
-        select(Component.id).join(TransitionTask, TransitionTask.component_id == Component.id)
-        .where(TransitionTask.transition_id == transition_id,
-               TransitionTask.state.in_(ABORTABLE))
-        .order_by(Component.xname).with_for_update(of=Component)).all()
+    components = lock_components(session, session.scalars(
+        select(TransitionTask.component_id).where(TransitionTask.transition_id == transition_id,
+                                                  TransitionTask.state.in_(ABORTABLE))))
     ended = session.execute(text(f"""
         UPDATE transition_tasks
         SET state = :failed, error = :error, finished_at = now(), next_check_at = NULL,
@@ -486,7 +488,7 @@ def abort(session: Session, transition_id: uuid.UUID) -> str:
     _count_ended(session, transition.operation, [(r.state, r.error, r.enqueued_at) for r in ended])
     events.tasks_ended(session, [(transition_id, r.xname, r.state, r.description, r.error)
                                  for r in ended])
-    promote(session, list(components))
+    promote(session, components)
     # Whatever is unfinished now is executing, or was when the UPDATE above looked and has
     # since moved on (a step that committed its deferral meanwhile): either way a worker will
     # meet the signal at its next step and end it.
@@ -564,9 +566,10 @@ def reap(session: Session, settings: Settings) -> list[tuple[int, str]]:
                       WHERE q.component_id = c.id AND q.state = '{QUEUED}')
           AND NOT EXISTS (SELECT 1 FROM transition_tasks a
                           WHERE a.component_id = c.id AND a.state IN {ACTIVE_SQL})
-        ORDER BY c.xname FOR UPDATE SKIP LOCKED
-    """)).all()
-    promote(session, list(orphans))
+    """))
+    # promote() checks again under the locks; a component another transaction holds is
+    # looked at by the next pass.
+    promote(session, lock_components(session, orphans, skip_locked=True))
     time_out_queued(session, now - timedelta(seconds=settings.queue_timeout_minutes
                                              * settings.minute_s))
     complete_finished(session)
@@ -576,12 +579,13 @@ def reap(session: Session, settings: Settings) -> list[tuple[int, str]]:
 def time_out_queued(session: Session, enqueued_before: datetime) -> int:
     """Fail queued tasks that waited since before the cutoff, naming the transition they waited
     behind, and promote what is next on their components."""
-    components = session.scalars(text(f"""
+    # The UPDATE below checks again under the locks; a component another transaction holds is
+    # looked at by the next pass.
+    components = lock_components(session, session.scalars(text(f"""
         SELECT c.id FROM components c
         WHERE EXISTS (SELECT 1 FROM transition_tasks q WHERE q.component_id = c.id
                       AND q.state = '{QUEUED}' AND q.enqueued_at < :cutoff)
-        ORDER BY c.xname FOR UPDATE SKIP LOCKED
-    """), {"cutoff": enqueued_before}).all()
+    """), {"cutoff": enqueued_before}), skip_locked=True)
     if not components:
         return 0
     ended = session.execute(text(f"""
@@ -597,14 +601,14 @@ def time_out_queued(session: Session, enqueued_before: datetime) -> int:
         WHERE q.component_id = ANY(:ids) AND q.state = '{QUEUED}' AND q.enqueued_at < :cutoff
         RETURNING q.transition_id, q.xname, q.error, q.enqueued_at,
                   (SELECT operation FROM transitions tr WHERE tr.id = q.transition_id) AS operation
-    """), {"ids": list(components), "cutoff": enqueued_before,
+    """), {"ids": components, "cutoff": enqueued_before,
            "description": outcomes.FAILED_TO_ACHIEVE, "failed": FAILED}).all()
     for operation in {r.operation for r in ended}:
         _count_ended(session, operation, [(FAILED, r.error, r.enqueued_at) for r in ended
                                           if r.operation == operation])
     events.tasks_ended(session, [(r.transition_id, r.xname, FAILED,
                                   outcomes.FAILED_TO_ACHIEVE, r.error) for r in ended])
-    promote(session, list(components))
+    promote(session, components)
     for transition_id in sorted({r.transition_id for r in ended}):
         complete_if_done(session, transition_id)
     return len(ended)
