@@ -4,6 +4,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
+import psycopg
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -49,7 +50,7 @@ class Database:
                 f"no database connection free within {self.engine.pool.timeout():g} s "
                 f"(pool of {self.engine.pool.size()}); try again") from None
         except (OperationalError, InterfaceError) as exc:
-            if exc.connection_invalidated or _is_connection_error(exc):
+            if exc.connection_invalidated or is_unavailable(exc.orig):
                 raise DatabaseUnavailable(str(exc.orig).strip() or "database unreachable") from exc
             raise
 
@@ -62,7 +63,20 @@ class Database:
         self.engine.dispose()
 
 
-def _is_connection_error(exc: Exception) -> bool:
-    message = str(getattr(exc, "orig", exc)).lower()
-    return any(s in message for s in ("connection", "could not connect", "server closed",
-                                      "terminating", "timeout"))
+# SQLSTATEs, besides class 08 (connection exception), of a server that cannot serve now:
+# admin_shutdown, crash_shutdown, cannot_connect_now (starting or recovering), and
+# too_many_connections.
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether a driver (psycopg) exception means the database cannot be reached now, by its
+    type and SQLSTATE, never its text: an OperationalError without SQLSTATE (the failure
+    happened in the client: connection lost, refused or timed out), a connection exception
+    (SQLSTATE class 08), a server shutting down or starting, or no connection slot free. A
+    statement the server refused (a deadlock, a statement timeout, a constraint) is not."""
+    if not isinstance(exc, psycopg.Error):
+        return False
+    if exc.sqlstate is None:
+        return isinstance(exc, psycopg.OperationalError)
+    return exc.sqlstate.startswith("08") or exc.sqlstate in _UNAVAILABLE_SQLSTATES

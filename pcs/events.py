@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from pcs.config import Settings
 from pcs.db import Database
 from pcs.domain import outcomes
+from pcs.domain.states import TaskState, sql_list
 from pcs.models import TASK_STATUS_FOR
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,6 @@ TASK, TRANSITION = "task", "transition"
 # What happened to a task (the `event` field of a task event).
 QUEUED, STARTED, ACTION_SENT, CONFIRMED = "queued", "started", "action-sent", "confirmed"
 SUCCEEDED, FAILED, ABORTED = "succeeded", "failed", "aborted"
-ENDED_TRANSITION = ("completed", "aborted")
 
 
 # -- writing --------------------------------------------------------------------------------------
@@ -82,7 +82,7 @@ def ended_event(state: str, error: str) -> str:
     """The event that ends a task in `state` (succeeded, failed or unsupported)."""
     if error == outcomes.TRANSITION_ABORTED:
         return ABORTED
-    return SUCCEEDED if state == "succeeded" else FAILED
+    return SUCCEEDED if state == TaskState.SUCCEEDED else FAILED
 
 
 def task_ended(session: Session, transition_id: uuid.UUID, xname: str, state: str,
@@ -138,18 +138,22 @@ _STATUS_SQL = "CASE t.state " + " ".join(
     f"WHEN '{state}' THEN '{status}'" for state, status in TASK_STATUS_FOR.items()) + " END"
 
 
+# The states a task is stored in when it will run (queued behind others, or ready at once).
+_TAKEN_SQL = sql_list((TaskState.QUEUED, TaskState.READY))
+
+
 def tasks_submitted(session: Session, transition_id: uuid.UUID) -> None:
     """One event per task of a transition just stored, in one statement from its task rows:
     `queued` for tasks that will run, `failed` (or `succeeded`) for those that ended at once."""
     ranges = _insert_events(session, f"""
         SELECT t.transition_id, t.xname, 'task', jsonb_build_object(
-                   'event', CASE WHEN t.state IN ('queued', 'ready') THEN '{QUEUED}'
-                                 WHEN t.state = 'succeeded' THEN '{SUCCEEDED}'
+                   'event', CASE WHEN t.state IN {_TAKEN_SQL} THEN '{QUEUED}'
+                                 WHEN t.state = :succeeded THEN '{SUCCEEDED}'
                                  ELSE '{FAILED}' END,
                    'taskStatus', {_STATUS_SQL}, 'description', t.description,
                    'error', t.error)
         FROM transition_tasks t WHERE t.transition_id = :id
-        ORDER BY t.xname""", {"id": transition_id})
+        ORDER BY t.xname""", {"id": transition_id, "succeeded": TaskState.SUCCEEDED})
     _note(session, [transition_id], ranges)
 
 

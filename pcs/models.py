@@ -9,7 +9,8 @@ from sqlalchemy import (BigInteger, Boolean, DateTime, Float, ForeignKey, Index,
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from pcs.domain.states import ACTIVE, FINAL, TASK_STATUS_FOR, TaskState  # noqa: F401
+from pcs.domain.states import (ACTIVE, ACTIVE_SQL, CAP_ACTIVE_SQL, FINAL,  # noqa: F401
+                               TASK_STATUS_FOR, TaskState, sql_list)
 
 
 class Base(DeclarativeBase):
@@ -131,14 +132,15 @@ class TransitionTask(Base):
     __table_args__ = (
         # DESIGN.md invariant 1: at most one active task per component, enforced here.
         Index("uq_task_active_component", "component_id", unique=True,
-              postgresql_where=text("state IN ('ready','dispatched','running','deferred')")),
+              postgresql_where=text(f"state IN {ACTIVE_SQL}")),
         Index("ix_task_transition", "transition_id", "xname"),
-        Index("ix_task_queue", "component_id", "seq", postgresql_where=text("state = 'queued'")),
+        Index("ix_task_queue", "component_id", "seq",
+              postgresql_where=text(f"state = '{TaskState.QUEUED}'")),
         Index("ix_task_runnable", "state", "next_check_at",
-              postgresql_where=text("state IN ('ready','dispatched','running','deferred')")),
+              postgresql_where=text(f"state IN {ACTIVE_SQL}")),
         Index("ix_task_tier", "transition_id", "tier", postgresql_where=text("tier IS NOT NULL")),
         Index("ix_task_unfinished", "transition_id",
-              postgresql_where=text("state NOT IN ('succeeded', 'failed', 'unsupported')")),
+              postgresql_where=text(f"state NOT IN {sql_list(FINAL, separator=', ')}")),
     )
 
 
@@ -164,7 +166,7 @@ class BmcExchange(Base):
 
 
 cap_task_seq = Sequence("power_cap_task_seq")
-_CAP_ACTIVE = "state IN ('ready','dispatched','running')"
+_CAP_ACTIVE = f"state IN {CAP_ACTIVE_SQL}"
 
 
 class PowerCap(Base):
@@ -213,7 +215,7 @@ class PowerCapTask(Base):
         Index("uq_power_cap_active_patch", "component_id", unique=True,
               postgresql_where=text(f"kind = 'patch' AND {_CAP_ACTIVE}")),
         Index("ix_power_cap_tasks_queue", "component_id", "seq",
-              postgresql_where=text("state = 'queued'")),
+              postgresql_where=text(f"state = '{TaskState.QUEUED}'")),
         Index("ix_power_cap_tasks_runnable", "state", postgresql_where=text(_CAP_ACTIVE)),
     )
 

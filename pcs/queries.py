@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from pcs.domain import outcomes
+from pcs.domain.states import ACTIVE_SQL, UNFINISHED_SQL, TaskState, sql_list
 from pcs.errors import NotFound
 from pcs.models import TASK_STATUS_FOR, BmcExchange, Transition, TransitionTask
 
@@ -51,13 +52,15 @@ def _add_count(counts: dict, state: str, n: int) -> None:
     counts[_COUNT_KEY[TASK_STATUS_FOR[state]]] += n
 
 
-_COUNTS_SQL = """
-    count(k.id) AS total,
-    count(k.id) FILTER (WHERE k.state IN ('queued','ready','dispatched')) AS new,
-    count(k.id) FILTER (WHERE k.state IN ('running','deferred')) AS in_progress,
-    count(k.id) FILTER (WHERE k.state = 'failed') AS failed,
-    count(k.id) FILTER (WHERE k.state = 'succeeded') AS succeeded,
-    count(k.id) FILTER (WHERE k.state = 'unsupported') AS un_supported"""
+def _shown_as(status: str) -> str:
+    """The states whose PCS taskStatus is `status`, as an SQL list."""
+    return sql_list(s for s, shown in TASK_STATUS_FOR.items() if shown == status)
+
+
+# Task counts by PCS taskStatus, each from the states TASK_STATUS_FOR shows so (as _add_count).
+_COUNTS_SQL = "\n    count(k.id) AS total,\n    " + ",\n    ".join(
+    f"count(k.id) FILTER (WHERE k.state IN {_shown_as(status)}) AS {column}"
+    for status, column in _COUNT_KEY.items())
 
 
 def list_transitions(session: Session) -> list[TransitionView]:
@@ -122,20 +125,20 @@ def component_queues(session: Session, names: list[str] | None = None) -> list[d
 
     names None = every component with work.
     """
-    rows = session.execute(text("""
+    rows = session.execute(text(f"""
         SELECT c.xname, t.transition_id, tr.operation, t.state, t.enqueued_at, t.started_at,
                extract(epoch FROM now() - t.started_at) AS running_s
         FROM transition_tasks t
         JOIN components c ON c.id = t.component_id
         JOIN transitions tr ON tr.id = t.transition_id
-        WHERE t.state IN ('queued','ready','dispatched','running','deferred')
+        WHERE t.state IN {UNFINISHED_SQL}
           AND (CAST(:names AS text[]) IS NULL OR c.xname = ANY(:names))
-        ORDER BY c.xname, (t.state = 'queued'), t.seq
-    """), {"names": names}).all()
+        ORDER BY c.xname, (t.state = :queued), t.seq
+    """), {"names": names, "queued": TaskState.QUEUED}).all()
     queues: dict[str, dict] = {}
     for row in rows:
         entry = queues.setdefault(row.xname, {"xname": row.xname, "active": None, "queued": []})
-        if row.state == "queued":
+        if row.state == TaskState.QUEUED:
             entry["queued"].append({"transition_id": row.transition_id,
                                     "operation": row.operation,
                                     "position": len(entry["queued"]) + 1,
@@ -149,16 +152,16 @@ def component_queues(session: Session, names: list[str] | None = None) -> list[d
 
 def queued_descriptions(session: Session, transition_id: uuid.UUID) -> dict[str, str]:
     """'Queued behind transition <id> (position <n>)' for each queued task of a transition."""
-    rows = session.execute(text("""
+    rows = session.execute(text(f"""
         SELECT q.xname,
                (SELECT a.transition_id FROM transition_tasks a
                 WHERE a.component_id = q.component_id
-                  AND a.state IN ('ready','dispatched','running','deferred') LIMIT 1) AS holder,
+                  AND a.state IN {ACTIVE_SQL} LIMIT 1) AS holder,
                (SELECT count(*) FROM transition_tasks o
-                WHERE o.component_id = q.component_id AND o.state = 'queued'
+                WHERE o.component_id = q.component_id AND o.state = '{TaskState.QUEUED}'
                   AND o.seq < q.seq) + 1 AS position
         FROM transition_tasks q
-        WHERE q.transition_id = :id AND q.state = 'queued'
+        WHERE q.transition_id = :id AND q.state = '{TaskState.QUEUED}'
     """), {"id": transition_id}).all()
     return {r.xname: outcomes.queued_behind(r.holder, r.position) for r in rows if r.holder}
 

@@ -32,6 +32,7 @@ from pcs.api.services import Services, services
 from pcs.api.targets import expand
 from pcs.api.ids import parse_uuid
 from pcs.config import Settings
+from pcs.domain.states import TRANSITION_ENDED
 from pcs.errors import (ConfigurationError, DatabaseUnavailable, InvalidRequest, NotFound,
                         TooManyStreams)
 from pcs.models import Transition
@@ -306,7 +307,7 @@ class EventStream:
             if rows:
                 yield "".join(sse(row.kind, wire(row), row.id) for row in rows), any(
                     row.kind == events.TRANSITION and row.transition_id == self.transition_id
-                    and row.data.get("transitionStatus") in events.ENDED_TRANSITION
+                    and row.data.get("transitionStatus") in TRANSITION_ENDED
                     for row in rows)
 
     def _end_reached(self) -> bool:
@@ -320,7 +321,7 @@ class EventStream:
         if found is None:
             return None
         status, counts = found
-        if status in events.ENDED_TRANSITION and self._end_at is None:
+        if status in TRANSITION_ENDED and self._end_at is None:
             with self.svc.db.transaction() as session:   # after the status was read
                 self._end_at = events.last_allocated(session)
         return {"transitionID": str(self.transition_id), "transitionStatus": status,

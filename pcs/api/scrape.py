@@ -18,28 +18,29 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pcs import metrics
 from pcs.api.services import Services, services
+from pcs.domain.states import ACTIVE_SQL, IN_FLIGHT_SQL, UNFINISHED, TaskState
 from pcs.errors import PcsError
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
 
 TOP_BMCS = 10   # BMCs shown by steps in flight: a bounded set of series, not one per BMC
-WAITING_STATES = ("queued", "ready", "dispatched")   # not started yet
+WAITING_STATES = (TaskState.QUEUED, TaskState.READY, TaskState.DISPATCHED)   # not started yet
 
-_ACTIVE = text("""
+_ACTIVE = text(f"""
     SELECT state, count(*) AS n, extract(epoch FROM now() - min(enqueued_at)) AS oldest_s
-    FROM transition_tasks WHERE state IN ('ready','dispatched','running','deferred')
+    FROM transition_tasks WHERE state IN {ACTIVE_SQL}
     GROUP BY state""")
 # Apart from the active states: each statement matches one partial index.
-_QUEUED = text("""
-    SELECT 'queued' AS state, count(*) AS n,
+_QUEUED = text(f"""
+    SELECT '{TaskState.QUEUED}' AS state, count(*) AS n,
            extract(epoch FROM now() - min(enqueued_at)) AS oldest_s
-    FROM transition_tasks WHERE state = 'queued'""")
-_IN_FLIGHT = text("""
+    FROM transition_tasks WHERE state = '{TaskState.QUEUED}'""")
+_IN_FLIGHT = text(f"""
     SELECT b.xname, count(*) AS n, count(*) OVER () AS bmcs
     FROM transition_tasks t JOIN components c ON c.id = t.component_id
     JOIN bmcs b ON b.id = c.bmc_id
-    WHERE t.state IN ('dispatched','running')
+    WHERE t.state IN {IN_FLIGHT_SQL}
     GROUP BY b.xname ORDER BY n DESC, b.xname LIMIT :top""")
 _READINGS = text("""
     SELECT extract(epoch FROM now() - min(last_polled)) AS oldest_s,
@@ -102,7 +103,7 @@ class QueueFigures:
         yield never
 
     def _tasks(self, states):
-        counts = {s: 0 for s in ("queued", "ready", "dispatched", "running", "deferred")}
+        counts = {state.value: 0 for state in UNFINISHED}
         waited = [0.0]
         for row in states:
             counts[row.state] = row.n

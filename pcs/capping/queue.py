@@ -3,9 +3,9 @@
 The only code that moves a power-cap task between states. A patch waits only behind earlier
 patches of the same component: the partial unique index `uq_power_cap_active_patch` holds one
 active patch per component, and queued ones follow their sequence numbers, taken in component
-lock order (rows locked FOR UPDATE, sorted by name) as transitions do. A snapshot only reads,
-so it never waits; neither kind waits behind a power transition. The per-BMC limit on steps in
-flight counts transition and power-cap steps together.
+lock order (scheduler.lock_components, the one place that locks components) as transitions do.
+A snapshot only reads, so it never waits; neither kind waits behind a power transition. The
+per-BMC limit on steps in flight counts transition and power-cap steps together.
 """
 from __future__ import annotations
 
@@ -18,12 +18,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from pcs.config import Settings
-from pcs.queue.scheduler import BUSY_PER_BMC_SQL, utcnow
+from pcs.queue.scheduler import BUSY_PER_BMC_SQL, lock_components, utcnow
 from pcs.domain.capping import CapEntry, CapPlan, EntryStatus
+from pcs.domain.states import CAP_ACTIVE_SQL, CAP_UNFINISHED_SQL
 from pcs.models import DISPATCHED, FAILED, QUEUED, READY, RUNNING, SUCCEEDED, UNSUPPORTED, PowerCap
 
 NEW, IN_PROGRESS, COMPLETED = "new", "in-progress", "completed"
-_ACTIVE_SQL = "('ready','dispatched','running')"
 
 
 @dataclass(frozen=True)
@@ -60,12 +60,11 @@ def submit(session: Session, settings: Settings, kind: str, planned: list[Planne
     busy: set[int] = set()
     if kind == "patch" and runnable_ids:
         # FIFO follows lock order: sequence numbers are taken while the rows are held.
-        session.execute(text("SELECT id FROM components WHERE id = ANY(:ids) "
-                             "ORDER BY xname FOR UPDATE"), {"ids": runnable_ids})
-        busy = set(session.scalars(text("""
+        lock_components(session, runnable_ids)
+        busy = set(session.scalars(text(f"""
             SELECT DISTINCT component_id FROM power_cap_tasks
             WHERE component_id = ANY(:ids) AND kind = 'patch'
-              AND state IN ('queued', 'ready', 'dispatched', 'running')"""),
+              AND state IN {CAP_UNFINISHED_SQL}"""),
             {"ids": runnable_ids}))
     rows = []
     for p in planned:
@@ -98,16 +97,16 @@ def promote(session: Session, component_ids: list[int]) -> int:
     if not component_ids:
         return 0
     return session.execute(text(f"""
-        UPDATE power_cap_tasks t SET state = 'ready'
+        UPDATE power_cap_tasks t SET state = :ready
         FROM (SELECT DISTINCT ON (q.component_id) q.id, q.component_id
               FROM power_cap_tasks q
-              WHERE q.component_id = ANY(:ids) AND q.state = 'queued'
+              WHERE q.component_id = ANY(:ids) AND q.state = '{QUEUED}'
               ORDER BY q.component_id, q.seq) head
         WHERE t.id = head.id
           AND NOT EXISTS (SELECT 1 FROM power_cap_tasks a
                           WHERE a.component_id = head.component_id AND a.kind = 'patch'
-                            AND a.state IN {_ACTIVE_SQL})
-    """), {"ids": list(component_ids)}).rowcount
+                            AND a.state IN {CAP_ACTIVE_SQL})
+    """), {"ids": list(component_ids), "ready": READY}).rowcount
 
 
 _DISPATCH = text(f"""
@@ -177,9 +176,7 @@ def finish(session: Session, claim: CapClaim, entries: list[CapEntry]) -> bool:
     """End a running task with its entries (appended to those decided at submit) and promote
     the next queued patch of its component. Fenced by attempt: a worker presumed dead changes
     nothing. Call complete_if_done() after the commit."""
-    if claim.component_id is not None:
-        session.execute(text("SELECT id FROM components WHERE id = :id FOR UPDATE"),
-                        {"id": claim.component_id})
+    lock_components(session, [claim.component_id])
     earlier = session.scalar(text("SELECT entries FROM power_cap_tasks WHERE id = :id"),
                              {"id": claim.task_id}) or []
     every = [CapEntry.from_json(e) for e in earlier] + list(entries)
@@ -224,9 +221,10 @@ def reap(session: Session, settings: Settings) -> list[tuple[int, str]]:
                       WHERE q.component_id = c.id AND q.state = '{QUEUED}')
           AND NOT EXISTS (SELECT 1 FROM power_cap_tasks a
                           WHERE a.component_id = c.id AND a.kind = 'patch'
-                            AND a.state IN {_ACTIVE_SQL})
-        ORDER BY c.xname FOR UPDATE SKIP LOCKED""")).all()
-    promote(session, list(orphans))
+                            AND a.state IN {CAP_ACTIVE_SQL})"""))
+    # promote() checks again under the locks; a component another transaction holds is
+    # looked at by the next pass.
+    promote(session, lock_components(session, orphans, skip_locked=True))
     for cap_id in session.scalars(text(f"""
             SELECT p.id FROM power_caps p WHERE p.status <> '{COMPLETED}'
               AND NOT EXISTS (SELECT 1 FROM power_cap_tasks k

@@ -8,10 +8,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from pcs.domain.operations import supported_operations
+from pcs.domain.states import UNFINISHED
 from pcs.errors import Conflict, NotFound
 from pcs.inventory.credentials import CredentialStore
 from pcs.inventory.discovery import DiscoveredComponent
-from pcs.models import ACTIVE_STATES, QUEUED, Bmc, Component, TransitionTask
+from pcs.models import Bmc, Component, TransitionTask
+from pcs.queue.scheduler import lock_components
 from pcs.redfish.client import BmcAddress
 
 
@@ -92,11 +94,10 @@ def delete_bmc(session: Session, xname: str) -> None:
     if bmc is None:
         raise NotFound(f"BMC {xname} is not registered")
     components = select(Component.id).where(Component.bmc_id == bmc.id)
-    session.execute(select(Component.id).where(Component.bmc_id == bmc.id)
-                    .order_by(Component.xname).with_for_update())
+    lock_components(session, session.scalars(components))
     busy = session.scalars(
         select(TransitionTask.xname).where(TransitionTask.component_id.in_(components),
-                                           TransitionTask.state.in_(ACTIVE_STATES + (QUEUED,)))
+                                           TransitionTask.state.in_(UNFINISHED))
         .limit(10)).all()
     if busy:
         raise Conflict(f"BMC {xname} has unfinished tasks on {' '.join(sorted(set(busy)))}")

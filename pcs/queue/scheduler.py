@@ -1,8 +1,9 @@
 """The per-component queue: submit, promote, dispatch, claim, defer, finish, reap.
 
 The only code that moves a task between queue states. Every transaction that changes a
-component's queue first locks that component's row (sorted by name in bulk), so overlapping
-submissions never deadlock and FIFO follows lock order. The partial unique index on
+component's queue first locks that component's row, through lock_components() alone (in name
+order, in bulk), so overlapping submissions never deadlock and FIFO follows lock order. The
+power-cap queue and the inventory lock components through it too. The partial unique index on
 transition_tasks(component_id) WHERE state is active makes "one active task per component" a
 database guarantee, whatever the number of processes.
 """
@@ -13,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import ARRAY, Row, String, bindparam, func, select, text
+from sqlalchemy import ARRAY, Integer, Row, String, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from pcs import events, metrics
@@ -23,16 +24,14 @@ from pcs.domain import outcomes, xnames
 from pcs.domain.admission import admit
 from pcs.domain.tiers import first_tier, possible_tiers
 from pcs.domain.operations import Operation
-from pcs.domain.states import TaskState, TransitionStatus
-from pcs.models import (DEFERRED, DISPATCHED, FINAL_STATES, QUEUED, READY, RUNNING,
-                        TASK_STATUS_FOR, Component,
-                        ComponentLock, Transition, TransitionTask)
+from pcs.domain.states import (ABORTABLE, ABORTABLE_SQL, ACTIVE_SQL, FINAL, FINAL_SQL,
+                               IN_FLIGHT_SQL, TRANSITION_UNFINISHED_SQL, UNFINISHED_SQL,
+                               TaskState, TransitionStatus)
+from pcs.models import (DEFERRED, DISPATCHED, FAILED, QUEUED, READY, RUNNING, TASK_STATUS_FOR,
+                        Component, ComponentLock, Transition, TransitionTask)
 
 # Hot-path statements use the Core tables: the ORM's bulk-update machinery costs CPU per call.
 tasks = TransitionTask.__table__
-
-_ACTIVE_SQL = "('ready','dispatched','running','deferred')"
-_FINAL_SQL = "('succeeded','failed','unsupported')"
 
 
 def utcnow() -> datetime:
@@ -58,18 +57,20 @@ def submit(session: Session, settings: Settings, operation: Operation, deadline_
     now = utcnow()
     transition = Transition(
         id=uuid.uuid4(), operation=operation.value, task_deadline_minutes=deadline_minutes,
-        status="new", created_at=now, requested_by=requested_by,
+        status=TransitionStatus.NEW, created_at=now, requested_by=requested_by,
         expires_at=now + timedelta(seconds=settings.expire_time_mins * settings.minute_s))
     session.add(transition)
     session.flush()
 
     parsed = [(loc, xnames.parse(loc.xname)) for loc in locations]
     names = sorted({p.name for _, p in parsed if p is not None})
+    held = lock_components(session, session.scalars(select(Component.id).where(
+        Component.xname == func.any(bindparam("names", names, type_=ARRAY(String))))))
+    # Loaded once locked: what a concurrent change (discovery, removal) left is what counts.
     inventory = {row.xname: row for row in session.execute(
         select(Component.id, Component.xname, Component.type, Component.allowable_values)
-        .where(Component.xname == func.any(bindparam("names", names, type_=ARRAY(String))))
-        .order_by(Component.xname).with_for_update())}
-    in_use = _names_with_tasks(session, [c.id for c in inventory.values()])
+        .where(Component.id == func.any(bindparam("held", held, type_=ARRAY(Integer)))))}
+    in_use = _names_with_tasks(session, held)
     locked = set(session.scalars(select(ComponentLock.xname).where(
         ComponentLock.xname == func.any(bindparam("locked", names, type_=ARRAY(String))))))
 
@@ -102,7 +103,7 @@ def submit(session: Session, settings: Settings, operation: Operation, deadline_
     metrics.after_commit(session, metrics.transition_created, operation.value)
     _count_ended(session, operation.value, [(r["state"], r["error"], None) for r in rows
                                             if r["finished_at"] is not None])
-    events.transition(session, transition.id, "new")
+    events.transition(session, transition.id, TransitionStatus.NEW)
     events.tasks_submitted(session, transition.id)   # queued, or failed at once with the reason
     if not runnable:
         complete_if_done(session, transition.id)
@@ -139,12 +140,11 @@ def _names_with_tasks(session: Session, component_ids: list[int]) -> set[str]:
     """Components that have an active or queued task (the caller holds their row locks)."""
     if not component_ids:
         return set()
-    return set(session.scalars(text("""
+    return set(session.scalars(text(f"""
         SELECT c.xname FROM components c
         WHERE c.id = ANY(:ids) AND EXISTS (
             SELECT 1 FROM transition_tasks t
-            WHERE t.component_id = c.id
-              AND t.state IN ('queued','ready','dispatched','running','deferred'))
+            WHERE t.component_id = c.id AND t.state IN {UNFINISHED_SQL})
     """), {"ids": component_ids}))
 
 
@@ -156,15 +156,15 @@ def promote(session: Session, component_ids: list[int]) -> int:
     if not component_ids:
         return 0
     result = session.execute(text(f"""
-        UPDATE transition_tasks t SET state = 'ready'
+        UPDATE transition_tasks t SET state = :ready
         FROM (SELECT DISTINCT ON (q.component_id) q.id, q.component_id
               FROM transition_tasks q
-              WHERE q.component_id = ANY(:ids) AND q.state = 'queued'
+              WHERE q.component_id = ANY(:ids) AND q.state = '{QUEUED}'
               ORDER BY q.component_id, q.seq) head
         WHERE t.id = head.id
           AND NOT EXISTS (SELECT 1 FROM transition_tasks a
-                          WHERE a.component_id = head.component_id AND a.state IN {_ACTIVE_SQL})
-    """), {"ids": list(component_ids)})
+                          WHERE a.component_id = head.component_id AND a.state IN {ACTIVE_SQL})
+    """), {"ids": list(component_ids), "ready": READY})
     return result.rowcount
 
 
@@ -172,15 +172,15 @@ def promote(session: Session, component_ids: list[int]) -> int:
 BUSY_PER_BMC_SQL = f"""
     SELECT c.bmc_id, count(*) AS busy
     FROM (SELECT component_id FROM transition_tasks
-          WHERE state IN ('{DISPATCHED}', '{RUNNING}')
+          WHERE state IN {IN_FLIGHT_SQL}
           UNION ALL
           SELECT component_id FROM power_cap_tasks
-          WHERE state IN ('{DISPATCHED}', '{RUNNING}')) a
+          WHERE state IN {IN_FLIGHT_SQL}) a
     JOIN components c ON c.id = a.component_id
     GROUP BY c.bmc_id"""
 
 _DISPATCH_LOCK = 0x70637364   # one dispatcher pass at a time, so per-BMC counts hold
-_RUNNABLE = "(state = 'ready' OR (state = 'deferred' AND next_check_at <= :now))"
+_RUNNABLE = f"(state = '{READY}' OR (state = '{DEFERRED}' AND next_check_at <= :now))"
 _DISPATCH = text(f"""
     UPDATE transition_tasks t SET state = '{DISPATCHED}', dispatched_at = :now
     FROM (SELECT id FROM transition_tasks
@@ -189,7 +189,7 @@ _DISPATCH = text(f"""
               FROM (SELECT q.id, q.due, q.seq, c.bmc_id,
                            row_number() OVER (PARTITION BY c.bmc_id ORDER BY q.due, q.seq) AS nth
                     FROM (SELECT id, component_id, seq,
-                                 CASE WHEN state = 'ready' THEN enqueued_at
+                                 CASE WHEN state = '{READY}' THEN enqueued_at
                                       ELSE next_check_at END AS due
                           FROM transition_tasks WHERE {_RUNNABLE}
                           ORDER BY due, seq LIMIT :scan) q
@@ -208,8 +208,7 @@ def next_due(session: Session, now: datetime) -> datetime | None:
     wait for the next pass, not for a loop that would spin."""
     return session.scalar(text(
         "SELECT min(next_check_at) FROM transition_tasks "
-        "WHERE state = :deferred AND next_check_at > :now"),
-        {"deferred": DEFERRED, "now": now})
+        f"WHERE state = '{DEFERRED}' AND next_check_at > :now"), {"now": now})
 
 
 def dispatch(session: Session, now: datetime, budget: int,
@@ -235,10 +234,11 @@ def dispatch(session: Session, now: datetime, budget: int,
     started = sorted({row.transition_id for row in picked})
     if started:
         # A transition is in progress from the moment its first task goes to a worker.
-        started = session.scalars(text("UPDATE transitions SET status = 'in-progress' "
-                                       "WHERE id = ANY(:ids) AND status = 'new' RETURNING id"),
-                                  {"ids": started}).all()
-        events.transitions_changed(session, sorted(started), "in-progress")
+        started = session.scalars(text("UPDATE transitions SET status = :in_progress "
+                                       "WHERE id = ANY(:ids) AND status = :new RETURNING id"),
+                                  {"ids": started, "in_progress": TransitionStatus.IN_PROGRESS,
+                                   "new": TransitionStatus.NEW}).all()
+        events.transitions_changed(session, sorted(started), TransitionStatus.IN_PROGRESS)
     return [(row.id, row.xname) for row in picked]
 
 
@@ -254,10 +254,11 @@ def dispatched_count(session: Session) -> int:
 
 
 def lock_components(session: Session, component_ids, *, skip_locked: bool = False) -> list[int]:
-    """Lock the components' rows, in name order: every transaction that changes a component's
-    queue takes these locks first, in this order, so that overlapping ones never deadlock and
-    FIFO follows lock order. Returns the ids locked; with skip_locked, rows another
-    transaction holds are left out (a sweep that comes back later)."""
+    """Lock the components' rows, in name order: the one place that locks components. Every
+    transaction that changes a component's queue takes these locks first, in this order, so
+    that overlapping ones never deadlock and FIFO follows lock order. Returns the ids locked;
+    with skip_locked, rows another transaction holds are left out (a sweep that comes back
+    later). Callers find the ids with a plain query first and use the ids returned."""
     ids = sorted({i for i in component_ids if i is not None})
     if not ids:
         return []
@@ -468,35 +469,34 @@ def abort(session: Session, transition_id: uuid.UUID) -> str:
                                 .with_for_update())
     if transition is None:
         raise NotFound(f"transition {transition_id} not found")
-    if transition.status == "completed":
+    if transition.status == TransitionStatus.COMPLETED:
         raise TransitionFinished(outcomes.ALREADY_FINISHED)
-    if transition.status in ("aborted", "abort-signaled"):
+    if transition.status in (TransitionStatus.ABORTED, TransitionStatus.ABORT_SIGNALED):
         return transition.status
-    components = session.scalars(
-        select(Component.id).join(TransitionTask, TransitionTask.component_id == Component.id)
-        .where(TransitionTask.transition_id == transition_id,
-               TransitionTask.state.in_(("queued", "ready", "dispatched", "deferred")))
-        .order_by(Component.xname).with_for_update(of=Component)).all()
-    ended = session.execute(text("""
+    components = lock_components(session, session.scalars(
+        select(TransitionTask.component_id).where(TransitionTask.transition_id == transition_id,
+                                                  TransitionTask.state.in_(ABORTABLE))))
+    ended = session.execute(text(f"""
         UPDATE transition_tasks
-        SET state = 'failed', error = :error, finished_at = now(), next_check_at = NULL,
+        SET state = :failed, error = :error, finished_at = now(), next_check_at = NULL,
             description = 'Aborted. Last status - ' ||
                           CASE WHEN description = '' THEN :new ELSE description END
-        WHERE transition_id = :id AND state IN ('queued','ready','dispatched','deferred')
+        WHERE transition_id = :id AND state IN {ABORTABLE_SQL}
         RETURNING xname, state, description, error, enqueued_at
     """), {"id": transition_id, "error": outcomes.TRANSITION_ABORTED,
-           "new": outcomes.GATHERING_DATA}).all()
+           "new": outcomes.GATHERING_DATA, "failed": FAILED}).all()
     _count_ended(session, transition.operation, [(r.state, r.error, r.enqueued_at) for r in ended])
     events.tasks_ended(session, [(transition_id, r.xname, r.state, r.description, r.error)
                                  for r in ended])
-    promote(session, list(components))
+    promote(session, components)
     # Whatever is unfinished now is executing, or was when the UPDATE above looked and has
     # since moved on (a step that committed its deferral meanwhile): either way a worker will
     # meet the signal at its next step and end it.
     executing = session.scalar(select(func.count()).where(
         TransitionTask.transition_id == transition_id,
-        TransitionTask.state.not_in(FINAL_STATES)))
-    transition.status = "abort-signaled" if executing else "aborted"
+        TransitionTask.state.not_in(FINAL)))
+    transition.status = (TransitionStatus.ABORT_SIGNALED if executing
+                         else TransitionStatus.ABORTED)
     if not executing:
         transition.finished_at = utcnow()
         metrics.after_commit(session, metrics.transition_finished, transition.operation,
@@ -510,13 +510,15 @@ def complete_if_done(session: Session, transition_id: uuid.UUID) -> bool:
     tasks is unfinished."""
     ended = session.execute(text(f"""
         UPDATE transitions
-        SET status = CASE WHEN status = 'abort-signaled' THEN 'aborted' ELSE 'completed' END,
+        SET status = CASE WHEN status = :abort_signaled THEN :aborted ELSE :completed END,
             finished_at = now()
-        WHERE id = :id AND status IN ('new', 'in-progress', 'abort-signaled')
+        WHERE id = :id AND status IN {TRANSITION_UNFINISHED_SQL}
           AND NOT EXISTS (SELECT 1 FROM transition_tasks
-                          WHERE transition_id = :id AND state NOT IN {_FINAL_SQL})
+                          WHERE transition_id = :id AND state NOT IN {FINAL_SQL})
         RETURNING status, operation
-    """), {"id": transition_id}).first()
+    """), {"id": transition_id, "abort_signaled": TransitionStatus.ABORT_SIGNALED,
+           "aborted": TransitionStatus.ABORTED,
+           "completed": TransitionStatus.COMPLETED}).first()
     if ended:
         events.transition(session, transition_id, ended.status)
         metrics.after_commit(session, metrics.transition_finished, ended.operation, ended.status)
@@ -528,9 +530,9 @@ def complete_finished(session: Session) -> int:
     finishing its task and the completion check)."""
     ids = session.scalars(text(f"""
         SELECT t.id FROM transitions t
-        WHERE t.status IN ('new', 'in-progress', 'abort-signaled')
+        WHERE t.status IN {TRANSITION_UNFINISHED_SQL}
           AND NOT EXISTS (SELECT 1 FROM transition_tasks k
-                          WHERE k.transition_id = t.id AND k.state NOT IN {_FINAL_SQL})
+                          WHERE k.transition_id = t.id AND k.state NOT IN {FINAL_SQL})
     """)).all()
     return sum(complete_if_done(session, i) for i in ids)
 
@@ -545,28 +547,29 @@ def reap(session: Session, settings: Settings) -> list[tuple[int, str]]:
     """
     now = utcnow()
     stale = now - timedelta(seconds=settings.redispatch_after_s)
-    again = [tuple(r) for r in session.execute(text("""
-        UPDATE transition_tasks t SET state = 'dispatched', dispatched_at = :now,
+    again = [tuple(r) for r in session.execute(text(f"""
+        UPDATE transition_tasks t SET state = :dispatched, dispatched_at = :now,
             -- a task taken back from a dead worker renews its SMD reservation, or takes a new
             -- one, before it acts again (its worker stopped renewing it)
-            reservation_expires_at = CASE WHEN t.state = 'running' THEN NULL
+            reservation_expires_at = CASE WHEN t.state = :running THEN NULL
                                           ELSE t.reservation_expires_at END
         FROM (SELECT id FROM transition_tasks
-              WHERE (state = 'dispatched' AND dispatched_at < :stale)
-                 OR (state = 'running' AND lease_until < :now)
+              WHERE (state = '{DISPATCHED}' AND dispatched_at < :stale)
+                 OR (state = '{RUNNING}' AND lease_until < :now)
               FOR UPDATE SKIP LOCKED) pick
         WHERE t.id = pick.id
         RETURNING t.id, t.xname
-    """), {"now": now, "stale": stale})]
+    """), {"now": now, "stale": stale, "dispatched": DISPATCHED, "running": RUNNING})]
     orphans = session.scalars(text(f"""
         SELECT c.id FROM components c
         WHERE EXISTS (SELECT 1 FROM transition_tasks q
-                      WHERE q.component_id = c.id AND q.state = 'queued')
+                      WHERE q.component_id = c.id AND q.state = '{QUEUED}')
           AND NOT EXISTS (SELECT 1 FROM transition_tasks a
-                          WHERE a.component_id = c.id AND a.state IN {_ACTIVE_SQL})
-        ORDER BY c.xname FOR UPDATE SKIP LOCKED
-    """)).all()
-    promote(session, list(orphans))
+                          WHERE a.component_id = c.id AND a.state IN {ACTIVE_SQL})
+    """))
+    # promote() checks again under the locks; a component another transaction holds is
+    # looked at by the next pass.
+    promote(session, lock_components(session, orphans, skip_locked=True))
     time_out_queued(session, now - timedelta(seconds=settings.queue_timeout_minutes
                                              * settings.minute_s))
     complete_finished(session)
@@ -576,35 +579,36 @@ def reap(session: Session, settings: Settings) -> list[tuple[int, str]]:
 def time_out_queued(session: Session, enqueued_before: datetime) -> int:
     """Fail queued tasks that waited since before the cutoff, naming the transition they waited
     behind, and promote what is next on their components."""
-    components = session.scalars(text("""
+    # The UPDATE below checks again under the locks; a component another transaction holds is
+    # looked at by the next pass.
+    components = lock_components(session, session.scalars(text(f"""
         SELECT c.id FROM components c
         WHERE EXISTS (SELECT 1 FROM transition_tasks q WHERE q.component_id = c.id
-                      AND q.state = 'queued' AND q.enqueued_at < :cutoff)
-        ORDER BY c.xname FOR UPDATE SKIP LOCKED
-    """), {"cutoff": enqueued_before}).all()
+                      AND q.state = '{QUEUED}' AND q.enqueued_at < :cutoff)
+    """), {"cutoff": enqueued_before}), skip_locked=True)
     if not components:
         return 0
     ended = session.execute(text(f"""
         UPDATE transition_tasks q
-        SET state = 'failed', finished_at = now(), description = :description,
+        SET state = :failed, finished_at = now(), description = :description,
             error = 'Timed out in queue behind transition ' || coalesce(
                 (SELECT a.transition_id::text FROM transition_tasks a
-                 WHERE a.component_id = q.component_id AND a.state IN {_ACTIVE_SQL} LIMIT 1),
+                 WHERE a.component_id = q.component_id AND a.state IN {ACTIVE_SQL} LIMIT 1),
                 (SELECT o.transition_id::text FROM transition_tasks o
-                 WHERE o.component_id = q.component_id AND o.state = 'queued'
+                 WHERE o.component_id = q.component_id AND o.state = '{QUEUED}'
                    AND o.seq < q.seq ORDER BY o.seq LIMIT 1),
                 'unknown')
-        WHERE q.component_id = ANY(:ids) AND q.state = 'queued' AND q.enqueued_at < :cutoff
+        WHERE q.component_id = ANY(:ids) AND q.state = '{QUEUED}' AND q.enqueued_at < :cutoff
         RETURNING q.transition_id, q.xname, q.error, q.enqueued_at,
                   (SELECT operation FROM transitions tr WHERE tr.id = q.transition_id) AS operation
-    """), {"ids": list(components), "cutoff": enqueued_before,
-           "description": outcomes.FAILED_TO_ACHIEVE}).all()
+    """), {"ids": components, "cutoff": enqueued_before,
+           "description": outcomes.FAILED_TO_ACHIEVE, "failed": FAILED}).all()
     for operation in {r.operation for r in ended}:
-        _count_ended(session, operation, [("failed", r.error, r.enqueued_at) for r in ended
+        _count_ended(session, operation, [(FAILED, r.error, r.enqueued_at) for r in ended
                                           if r.operation == operation])
-    events.tasks_ended(session, [(r.transition_id, r.xname, "failed",
+    events.tasks_ended(session, [(r.transition_id, r.xname, FAILED,
                                   outcomes.FAILED_TO_ACHIEVE, r.error) for r in ended])
-    promote(session, list(components))
+    promote(session, components)
     for transition_id in sorted({r.transition_id for r in ended}):
         complete_if_done(session, transition_id)
     return len(ended)

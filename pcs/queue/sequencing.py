@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from pcs.domain.states import UNFINISHED_SQL, TaskState
 from pcs.domain.tiers import is_descendant
-
-_UNFINISHED = "('queued','ready','dispatched','running','deferred')"
 
 
 def earlier_tier_pending(session: Session, transition_id: uuid.UUID, task_id: int,
@@ -21,7 +20,7 @@ def earlier_tier_pending(session: Session, transition_id: uuid.UUID, task_id: in
     return bool(session.scalar(text(f"""
         SELECT EXISTS (SELECT 1 FROM transition_tasks
                        WHERE transition_id = :t AND id <> :id AND tier < :tier
-                         AND state IN {_UNFINISHED})
+                         AND state IN {UNFINISHED_SQL})
     """), {"t": transition_id, "id": task_id, "tier": tier}))
 
 
@@ -37,9 +36,9 @@ def failed_descendant(session: Session, transition_id: uuid.UUID,
     """A failed task of the transition on a component below `xname`, if any."""
     rows = session.execute(text("""
         SELECT xname, description, error FROM transition_tasks
-        WHERE transition_id = :t AND state = 'failed' AND xname LIKE :prefix
+        WHERE transition_id = :t AND state = :failed AND xname LIKE :prefix
         ORDER BY xname
-    """), {"t": transition_id, "prefix": xname + "%"}).all()
+    """), {"t": transition_id, "prefix": xname + "%", "failed": TaskState.FAILED}).all()
     return next((FailedChild(*row) for row in rows if is_descendant(row.xname, xname)), None)
 
 
@@ -51,7 +50,7 @@ def failed_fed_node(session: Session, transition_id: uuid.UUID,
     row = session.execute(text("""
         SELECT n.xname, n.description, n.error FROM transition_tasks n
         JOIN components nc ON nc.id = n.component_id
-        WHERE n.transition_id = :t AND n.state = 'failed' AND nc.powered_by ? :outlet
+        WHERE n.transition_id = :t AND n.state = :failed AND nc.powered_by ? :outlet
           AND NOT EXISTS (
               SELECT 1 FROM jsonb_array_elements_text(nc.powered_by) AS f(xname)
               JOIN components fc ON fc.xname = f.xname
@@ -63,7 +62,7 @@ def failed_fed_node(session: Session, transition_id: uuid.UUID,
               WHERE EXISTS (SELECT 1 FROM transition_tasks o
                             WHERE o.transition_id = :t AND o.xname = f.xname))
         ORDER BY n.xname LIMIT 1
-    """), {"t": transition_id, "outlet": outlet}).first()
+    """), {"t": transition_id, "outlet": outlet, "failed": TaskState.FAILED}).first()
     return FailedChild(*row) if row else None
 
 

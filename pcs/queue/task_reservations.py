@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from pcs.db import Database
+from pcs.domain.states import TaskState, sql_list
 from pcs.models import DISPATCHED, FINAL_STATES
 from pcs.sources.reservations import (DURATION_MINUTES, RENEW_EVERY_MINUTES,
                                       RENEW_WITHIN_MINUTES, Held, ReservationSource, Wanted)
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 
 # States whose reservation the renewer keeps alive. Not `running`: a running task's worker
 # renews its own (Executor), so a worker that dies lets its reservations lapse within a minute.
-WAITING_STATES = ("ready", "dispatched", "deferred")
+WAITING_STATES = (TaskState.READY, TaskState.DISPATCHED, TaskState.DEFERRED)
 
 
 def wanted(session: Session, task_ids: list[int]) -> list[Wanted]:
@@ -70,12 +71,11 @@ def renew_due(db: Database, source: ReservationSource, now: datetime, minute_s: 
     """Renew the reservations of waiting tasks that lapse within half a minute, plus
     `running` (xname -> reservation key of the steps this process runs). Returns how many."""
     with db.transaction() as session:
-        due = {r.xname: r.reservation_key for r in session.execute(text("""
+        due = {r.xname: r.reservation_key for r in session.execute(text(f"""
             SELECT xname, reservation_key FROM transition_tasks
-            WHERE state = ANY(:waiting) AND reservation_key IS NOT NULL
+            WHERE state IN {sql_list(WAITING_STATES)} AND reservation_key IS NOT NULL
               AND reservation_expires_at < :soon
-        """), {"waiting": list(WAITING_STATES),
-               "soon": now + timedelta(seconds=RENEW_WITHIN_MINUTES * minute_s)})}
+        """), {"soon": now + timedelta(seconds=RENEW_WITHIN_MINUTES * minute_s)})}
     due.update(running)
     renewed = source.renew(due)
     if renewed:
