@@ -106,13 +106,13 @@ class Settings:
     dispatch_interval_s: float = _opt(
         0.2, "PCS_DISPATCH_INTERVAL_S", "seconds between dispatcher passes", low=0.01, high=60)
     max_dispatched: int = _opt(
-        256, "PCS_MAX_DISPATCHED", "tasks waiting in the broker at most (bounded depth)",
+        512, "PCS_MAX_DISPATCHED", "tasks waiting in the broker at most (bounded depth)",
         low=1, high=1000000)
     bmc_max_inflight: int = _opt(
         4, "PCS_BMC_MAX_INFLIGHT", "task steps running against one BMC at once, at most",
         low=1, high=1024)
     step_batch: int = _opt(
-        8, "PCS_STEP_BATCH", "task IDs per worker message at most (neighbouring BMCs together)",
+        64, "PCS_STEP_BATCH", "task IDs per worker message at most (their steps run in lockstep)",
         low=1, high=1000)
     step_call_threads: int = _opt(
         64, "PCS_STEP_CALL_THREADS",

@@ -138,6 +138,7 @@ class TransitionTask(Base):
               postgresql_where=text(f"state = '{TaskState.QUEUED}'")),
         Index("ix_task_runnable", "state", "next_check_at",
               postgresql_where=text(f"state IN {ACTIVE_SQL}")),
+        Index("ix_task_ready", "seq", postgresql_where=text(f"state = '{TaskState.READY}'")),
         Index("ix_task_tier", "transition_id", "tier", postgresql_where=text("tier IS NOT NULL")),
         Index("ix_task_unfinished", "transition_id",
               postgresql_where=text(f"state NOT IN {sql_list(FINAL, separator=', ')}")),

@@ -188,10 +188,18 @@ _DISPATCH = text(f"""
               SELECT r.id
               FROM (SELECT q.id, q.due, q.seq, c.bmc_id,
                            row_number() OVER (PARTITION BY c.bmc_id ORDER BY q.due, q.seq) AS nth
-                    FROM (SELECT id, component_id, seq,
-                                 CASE WHEN state = '{READY}' THEN enqueued_at
-                                      ELSE next_check_at END AS due
-                          FROM transition_tasks WHERE {_RUNNABLE}
+                    FROM (SELECT * FROM (
+                              -- two index scans (ix_task_ready, ix_task_runnable), each
+                              -- stopping after :scan rows, instead of a sort of every
+                              -- runnable task
+                              (SELECT id, component_id, seq, enqueued_at AS due
+                               FROM transition_tasks WHERE state = '{READY}'
+                               ORDER BY seq LIMIT :scan)
+                              UNION ALL
+                              (SELECT id, component_id, seq, next_check_at AS due
+                               FROM transition_tasks
+                               WHERE state = '{DEFERRED}' AND next_check_at <= :now
+                               ORDER BY next_check_at LIMIT :scan)) runnable
                           ORDER BY due, seq LIMIT :scan) q
                     LEFT JOIN components c ON c.id = q.component_id) r
               LEFT JOIN ({BUSY_PER_BMC_SQL}) b ON b.bmc_id = r.bmc_id
