@@ -15,25 +15,24 @@ from pcs.redfish.client import Exchange
 
 _COLUMNS = ("task_id", "bmc_id", "purpose", "state", "method", "path", "request_body",
             "status_code", "response_body", "error_class", "error", "latency_ms", "sent_at")
-_TYPES = ("bigint", "integer", "text", "text", "text", "text", "text", "integer", "text", "text",
+_TYPES = ("bigint", "integer", "text", "text", "text", "text", "jsonb", "integer", "text", "text",
           "text", "double precision", "timestamptz")
+# The rows travel as one JSON document: psycopg escapes each element of a text array in
+# Python, and response bodies are long; PostgreSQL parses the document in C.
+_RECORDS = "ROWS FROM (json_to_recordset(CAST(:rows AS json)) AS ({}))"
 _INSERT = text(f"""
     INSERT INTO bmc_exchanges ({", ".join(_COLUMNS)})
-    SELECT {", ".join("CAST(u.request_body AS jsonb)" if c == "request_body" else "u." + c
-                      for c in _COLUMNS)}
-    FROM unnest({", ".join(f"CAST(:{c} AS {t}[])" for c, t in zip(_COLUMNS, _TYPES))})
+    SELECT {", ".join("u." + c for c in _COLUMNS)}
+    FROM {_RECORDS.format(", ".join(f"{c} {t}" for c, t in zip(_COLUMNS, _TYPES)))}
          WITH ORDINALITY AS u({", ".join(_COLUMNS)}, n)
     ORDER BY u.n
     RETURNING id, task_id""")
+_COMPLETED = ("id", *_COLUMNS[4:12])
 _COMPLETE = text(f"""
     UPDATE bmc_exchanges x
-    SET state = 'done', method = u.method, path = u.path,
-        request_body = CAST(u.request_body AS jsonb), status_code = u.status_code,
-        response_body = u.response_body, error_class = u.error_class, error = u.error,
-        latency_ms = u.latency_ms
-    FROM unnest(CAST(:id AS bigint[]), {", ".join(
-        f"CAST(:{c} AS {t}[])" for c, t in zip(_COLUMNS[4:12], _TYPES[4:12]))})
-         AS u(id, {", ".join(_COLUMNS[4:12])})
+    SET state = 'done', {", ".join(f"{c} = u.{c}" for c in _COLUMNS[4:12])}
+    FROM {_RECORDS.format(", ".join(f"{c} {t}" for c, t in zip(_COMPLETED, ("bigint",
+                                                                  *_TYPES[4:12]))))} AS u
     WHERE x.id = u.id""")
 
 
@@ -57,9 +56,9 @@ def insert_intents(session: Session, rows: list[tuple[int, int, Intent]]) -> dic
     """(task id, BMC id, intent) each, at most one per task; returns task id -> exchange id."""
     return dict((task_id, exchange_id) for exchange_id, task_id in _insert(session, [
         {"task_id": task_id, "bmc_id": bmc_id, "purpose": intent.purpose, "state": "sending",
-         "method": "POST", "path": intent.path, "request_body": json.dumps(intent.body),
+         "method": "POST", "path": intent.path, "request_body": intent.body,
          "status_code": None, "response_body": None, "error_class": None, "error": None,
-         "latency_ms": None, "sent_at": intent.sent_at}
+         "latency_ms": None, "sent_at": intent.sent_at.isoformat()}
         for task_id, bmc_id, intent in rows]))
 
 
@@ -67,15 +66,15 @@ def complete(session: Session, rows: list[tuple[int, Exchange]]) -> None:
     """(exchange id, the BMC's answer) each: the intents' rows become the exchanges made."""
     if not rows:
         return
-    columns = [_row(None, None, "", "done", exchange) for _, exchange in rows]
-    session.execute(_COMPLETE, {"id": [exchange_id for exchange_id, _ in rows],
-                                **{c: [r[c] for r in columns] for c in _COLUMNS[4:12]}})
+    session.execute(_COMPLETE, {"rows": json.dumps([
+        dict(_row(None, None, "", "done", exchange), id=exchange_id)
+        for exchange_id, exchange in rows])})
 
 
 def _insert(session: Session, rows: list[dict]) -> list:
     if not rows:
         return []
-    return session.execute(_INSERT, {c: [r[c] for r in rows] for c in _COLUMNS}).all()
+    return session.execute(_INSERT, {"rows": json.dumps(rows)}).all()
 
 
 def _row(task_id: int | None, bmc_id: int | None, purpose: str, state: str,
@@ -83,7 +82,8 @@ def _row(task_id: int | None, bmc_id: int | None, purpose: str, state: str,
     body = exchange.request_body
     return {"task_id": task_id, "bmc_id": bmc_id, "purpose": purpose, "state": state,
             "method": exchange.method, "path": exchange.path,
-            "request_body": json.dumps(body) if body is not None else None,
+            "request_body": body,
             "status_code": exchange.status_code, "response_body": exchange.response_body,
             "error_class": exchange.error_class, "error": exchange.error,
-            "latency_ms": exchange.latency_ms, "sent_at": exchange.sent_at}
+            "latency_ms": exchange.latency_ms,
+            "sent_at": exchange.sent_at.isoformat() if exchange.sent_at else None}
