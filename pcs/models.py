@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from pcs.domain.states import (ACTIVE, ACTIVE_SQL, CAP_ACTIVE_SQL, FINAL,  # noqa: F401
-                               TASK_STATUS_FOR, TaskState, sql_list)
+                               TASK_STATUS_FOR, UNFINISHED_SQL, TaskState, sql_list)
 
 
 class Base(DeclarativeBase):
@@ -139,7 +139,8 @@ class TransitionTask(Base):
         Index("ix_task_runnable", "state", "next_check_at",
               postgresql_where=text(f"state IN {ACTIVE_SQL}")),
         Index("ix_task_ready", "seq", postgresql_where=text(f"state = '{TaskState.READY}'")),
-        Index("ix_task_tier", "transition_id", "tier", postgresql_where=text("tier IS NOT NULL")),
+        Index("ix_task_tier", "transition_id", "tier",
+              postgresql_where=text(f"state IN {UNFINISHED_SQL}")),
         Index("ix_task_unfinished", "transition_id",
               postgresql_where=text(f"state NOT IN {sql_list(FINAL, separator=', ')}")),
     )

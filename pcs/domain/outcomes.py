@@ -8,6 +8,7 @@ INTERNAL_ERROR = "Internal error while running the step (see the service log)"
 ALREADY_IN_STATE = "Component already in desired state"
 FAILED_TO_CONSTRUCT = "Failed to construct payload"
 WAITING_FOR_CONTROLLER = "Waiting for controller to be ready"
+WAITING_FOR_TIER = "Waiting for an earlier power tier to finish"
 
 # error
 INVALID_XNAME = "Invalid xname"

@@ -6,6 +6,7 @@ partitions `p1.2`, SMS boxes `sms1`) are not component names and do not parse he
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -161,6 +162,13 @@ def parse(text: str) -> Xname | None:
     """The xname and its type, or None when the name does not parse."""
     if not isinstance(text, str) or not text or len(text) > 64:
         return None
+    return _parse(text)
+
+
+# A request's names are parsed by the API and again by the queue; a machine has some 10^4 to
+# 10^5 of them, and the answer never changes (Xname is frozen).
+@functools.lru_cache(maxsize=1 << 16)
+def _parse(text: str) -> Xname | None:
     name = normalize(text)
     for candidate in _BY_SHAPE.get(_DIGITS.sub("", name), ()):
         if candidate.accepts(name):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from pcs.domain import outcomes
 from pcs.domain.states import UNFINISHED_SQL, TaskState
 from pcs.domain.tiers import is_descendant
 
@@ -22,6 +23,30 @@ def earlier_tier_pending(session: Session, transition_id: uuid.UUID, task_id: in
                        WHERE transition_id = :t AND id <> :id AND tier < :tier
                          AND state IN {UNFINISHED_SQL})
     """), {"t": transition_id, "id": task_id, "tier": tier}))
+
+
+def open_tiers(session: Session, transition_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """The lowest tier an unfinished task of each transition is in: tasks of that tier may act
+    (ix_task_tier answers each with one index probe)."""
+    return dict(session.execute(text(f"""
+        SELECT t.id, (SELECT min(tier) FROM transition_tasks
+                      WHERE transition_id = t.id AND state IN {UNFINISHED_SQL})
+        FROM unnest(CAST(:ids AS uuid[])) AS t(id)
+    """), {"ids": transition_ids}).all())
+
+
+def wake_tier(session: Session, opened: dict[uuid.UUID, int], now) -> int:
+    """Make the tasks that wait for an earlier tier due now, in each transition's open tier.
+    Returns how many."""
+    if not opened:
+        return 0
+    return session.execute(text(f"""
+        UPDATE transition_tasks w SET next_check_at = :now
+        FROM unnest(CAST(:ids AS uuid[]), CAST(:tiers AS smallint[])) AS o(id, tier)
+        WHERE w.transition_id = o.id AND w.tier = o.tier AND w.state IN {UNFINISHED_SQL}
+          AND w.state = :deferred AND w.description = :waiting AND w.next_check_at > :now
+    """), {"ids": list(opened), "tiers": list(opened.values()), "now": now,
+           "deferred": TaskState.DEFERRED, "waiting": outcomes.WAITING_FOR_TIER}).rowcount
 
 
 @dataclass(frozen=True)

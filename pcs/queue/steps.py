@@ -61,6 +61,9 @@ exchange_rows = BmcExchange.__table__
 # The batch's other tasks go on (store, send) while a BMC this slow or silent is still
 # answering; it joins the next round when it answers.
 SLOW_BMC_S = 0.5
+# A task waiting for an earlier tier checks again after this many confirm intervals, unless
+# the tier empties first.
+TIER_RECHECK_INTERVALS = 5
 # Only these are ever sent again when the state did not move (DESIGN.md, re-sends).
 RESENDABLE = (Action.ON, Action.FORCE_OFF)
 
@@ -116,6 +119,7 @@ class StepContext:
     client: RedfishClient | None = None
     component_type: str = "Node"
     tier: int | None = None
+    stored_tier: int | None = None              # the tier its row holds (None: ended)
     resends: int = 0
     moved_at: datetime | None = None
     task_monitor: str | None = None
@@ -509,7 +513,11 @@ class Executor:
 
         pending, child = yield Check(facts)
         if pending:
-            return Wait(scheduler.utcnow() + timedelta(seconds=self.settings.confirm_interval_s))
+            # Woken by the store that empties the earlier tier (_Lockstep._wake_next_tiers);
+            # this re-check covers a tier emptied elsewhere (an abort, the reaper, a deadline).
+            ctx.description = outcomes.WAITING_FOR_TIER
+            return Wait(scheduler.utcnow() + timedelta(
+                seconds=TIER_RECHECK_INTERVALS * self.settings.confirm_interval_s))
         if child:
             return End(TaskState.FAILED, *outcomes.dependency_failure(
                 action.value, child.xname, child.description, child.error))
@@ -679,12 +687,35 @@ class _Lockstep:
             intents = exchanges.insert_intents(session, [
                 (c.claim.task_id, c.bmc_id, c.intent) for c in saving
                 if c.intent is not None and c.claim.task_id in kept])
+        left: dict = {}   # transition id -> the lowest tier a task of this store left
         for ctx in contexts:
             ctx.ended = ctx.ended or ctx.claim.task_id in ended
             ctx.intent_id = intents.get(ctx.claim.task_id)
             ctx.unrecorded, ctx.events, ctx.unpushed = [], [], {}
             ctx.intent = ctx.completion = ctx.confirmed = None
+            stored = None if ctx.ended else ctx.tier
+            if ctx.multi_tier and ctx.stored_tier is not None and stored != ctx.stored_tier:
+                tid = ctx.claim.transition_id
+                left[tid] = min(left.get(tid, ctx.stored_tier), ctx.stored_tier)
+            ctx.stored_tier = stored
+        if left:
+            self._wake_next_tiers(left)
         return kept
+
+    def _wake_next_tiers(self, left: dict) -> None:
+        """After the commit of a store whose tasks left a tier: where that tier is now empty,
+        the tasks waiting in the next one go at once. Read after the commit, so that of two
+        stores emptying a tier together the later one sees both."""
+        try:
+            with self.db.transaction() as session:
+                now = scheduler.utcnow()
+                opened = {tid: tier for tid, tier in sequencing.open_tiers(
+                    session, list(left)).items() if tier is not None and tier > left[tid]}
+                if sequencing.wake_tier(session, opened, now):
+                    scheduler.wake_dispatchers(session)
+        except (DatabaseUnavailable, OperationalError) as exc:
+            log.warning("waking the next power tier failed, its tasks check again shortly: %s",
+                        exc)
 
     def _release_reservations(self, session: Session, ending: list[StepContext]) -> None:
         """Released before the outcomes commit, so that each component's next queued task
@@ -719,7 +750,8 @@ def _context(claim: scheduler.Claim, row: Row) -> StepContext:
         description=row.description or outcomes.GATHERING_DATA,
         system_path=row.redfish_path, reset_target=row.reset_target,
         reset_parameter=row.reset_parameter, allowable=list(row.allowable_values or []),
-        bmc_id=row.bmc_id, component_type=row.type, tier=row.tier, multi_tier=row.multi_tier,
+        bmc_id=row.bmc_id, component_type=row.type, tier=row.tier, stored_tier=row.tier,
+        multi_tier=row.multi_tier,
         resends=row.resends, moved_at=row.moved_at, task_monitor=row.task_monitor,
         reservation_key=row.reservation_key, reservation_deputy_key=row.reservation_deputy_key)
 
