@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from harness import Simulator, Worker, post_transition, wait_transition
+from harness import Simulator, Worker, post_transition, wait_for, wait_transition
 
 pytestmark = pytest.mark.integration
 
@@ -187,3 +187,38 @@ def test_soft_restart_of_a_node_with_its_slot_terminates(cabinet):
                                                    ["x1000c0s0b0n1", "x1000c0s0"]), timeout=90)
     assert body["transitionStatus"] == "completed"
     assert body["taskCounts"]["new"] == body["taskCounts"]["in-progress"] == 0
+
+
+@pytest.fixture
+def slow_cabinet(private_stack_factory, scratch_dir):
+    """Nodes taking 2 s, and a confirm interval of 30 s: a task waiting for an earlier tier
+    would check again only after 150 s, so a transition that ends within a minute shows that
+    the end of each tier woke the next."""
+    settings, sim, client = private_stack_factory(
+        Simulator(bmcs=2, nodes_per_bmc=2, power_delay_s=2.0, chassis_bmcs=True),
+        confirm_interval_s=30.0)
+    worker = Worker(settings.as_env(), scratch_dir / "slow-tiers-worker.log", concurrency=8,
+                    name="slow-tiers")
+    yield settings, sim, client
+    worker.stop()
+
+
+def test_the_end_of_a_tier_wakes_the_tasks_waiting_for_it(slow_cabinet):
+    _, sim, client = slow_cabinet
+    for bmc in ("x1000c0s0b0", "x1000c0s1b0"):
+        for node in ("Node0", "Node1"):
+            sim.set_power(bmc, node, "On")
+    transition_id = post_transition(client, "force-off", NODES + SLOTS + [CHASSIS])
+    seen: dict[str, set[str]] = {}
+
+    def done():
+        body = client.get(f"/transitions/{transition_id}").get_json()
+        for task in body["tasks"]:
+            seen.setdefault(task["xname"], set()).add(task["taskStatusDescription"])
+        return body if body["transitionStatus"] == "completed" else None
+
+    body = wait_for(done, timeout=60, interval=0.1, what="the transition")
+    assert body["taskCounts"]["succeeded"] == 7, body["tasks"]
+    # While the nodes turned off, the slots and the chassis said what they waited for.
+    for xname in SLOTS + [CHASSIS]:
+        assert "Waiting for an earlier power tier to finish" in seen[xname], seen[xname]

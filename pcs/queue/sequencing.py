@@ -15,14 +15,22 @@ from pcs.domain.states import UNFINISHED_SQL, TaskState
 from pcs.domain.tiers import is_descendant
 
 
-def earlier_tier_pending(session: Session, transition_id: uuid.UUID, task_id: int,
-                         tier: int) -> bool:
-    """True while another unfinished task of the transition has an action in an earlier tier."""
-    return bool(session.scalar(text(f"""
-        SELECT EXISTS (SELECT 1 FROM transition_tasks
-                       WHERE transition_id = :t AND id <> :id AND tier < :tier
-                         AND state IN {UNFINISHED_SQL})
-    """), {"t": transition_id, "id": task_id, "tier": tier}))
+def earlier_tier_pending(session: Session,
+                         gates: list[tuple[int, uuid.UUID, int]]) -> set[int]:
+    """Of the (task id, transition id, tier) given, the tasks that must wait: another
+    unfinished task of their transition has an action in an earlier tier. One statement for a
+    batch's gates (ix_task_tier answers each with one index probe)."""
+    if not gates:
+        return set()
+    ids, transitions, tiers = zip(*gates)
+    return set(session.scalars(text(f"""
+        SELECT g.id
+        FROM unnest(CAST(:ids AS integer[]), CAST(:transitions AS uuid[]),
+                    CAST(:tiers AS smallint[])) AS g(id, transition_id, tier)
+        WHERE EXISTS (SELECT 1 FROM transition_tasks t
+                      WHERE t.transition_id = g.transition_id AND t.tier < g.tier
+                        AND t.id <> g.id AND t.state IN {UNFINISHED_SQL})
+    """), {"ids": list(ids), "transitions": list(transitions), "tiers": list(tiers)}))
 
 
 def open_tiers(session: Session, transition_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:

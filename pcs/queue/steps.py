@@ -6,10 +6,10 @@ A task's step is a generator of its phases (task.phase):
   confirm - read the power state until the action's target or its deadline
 Each phase returns a value: Continue (the next phase, now), Wait(at) or End(state, ...); one
 place, _step, applies it. A phase never does I/O itself: it yields what it needs (a Call to
-the BMC, a Check in the database, a STORE of what it has to store) and the batch's runner
-(_Lockstep) does the I/O of all its tasks together: the calls at once (a slow BMC is not
-waited for by the others for more than SLOW_BMC_S), the checks in one transaction, the stores
-set-based in one transaction. An instant BMC's task takes three transactions in all, shared
+the BMC, a Gate or Check in the database, a STORE of what it has to store) and the batch's
+runner (_Lockstep) does the I/O of all its tasks together: the calls at once (a slow BMC is not
+waited for by the others for more than SLOW_BMC_S), the gates in one statement and the checks
+in the same transaction, the stores set-based in one transaction. An instant BMC's task takes three transactions in all, shared
 with its batch: the claim, the intent, the outcome.
 
 The invariants hold per task: the intent is committed before its Reset goes out, an action
@@ -77,8 +77,16 @@ class Call:
 
 @dataclass(frozen=True)
 class Check:
-    """A read in the database (tiers, dependencies); the runner sends back what `read` returns."""
+    """A read in the database (dependencies); the runner sends back what `read` returns."""
     read: Callable[[Session], Any]
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The tier gate of an action in `tier`: the runner sends back True while another
+    unfinished task of the transition has an action in an earlier tier. A round's gates are
+    read in one statement."""
+    tier: int
 
 
 class _Store:
@@ -94,7 +102,7 @@ class _Lost:
 
 
 LOST = _Lost()
-Request = Call | Check | _Store
+Request = Call | Check | Gate | _Store
 Steps = Generator[Request, Any, Any]
 
 
@@ -498,26 +506,23 @@ class Executor:
     def _tier_closed(self, ctx: StepContext, action: Action) -> Steps:
         """None when the action may go now; else Wait (an earlier tier is unfinished) or End
         (a child it depends on failed, or the reservation it acts under expired)."""
-        claim, kind = ctx.claim, ctx.component_type
+        transition_id, kind = ctx.claim.transition_id, ctx.component_type
 
-        def facts(session: Session):
-            if sequencing.earlier_tier_pending(session, claim.transition_id, claim.task_id,
-                                               ctx.tier):
-                return True, None
-            if action not in OFF_ACTIONS or kind == "Node":
-                return False, None
-            child = sequencing.failed_descendant(session, claim.transition_id, ctx.xname)
+        def failed_child(session: Session):
+            child = sequencing.failed_descendant(session, transition_id, ctx.xname)
             if child is None and kind == OUTLET_TYPE:
-                child = sequencing.failed_fed_node(session, claim.transition_id, ctx.xname)
-            return False, child
+                child = sequencing.failed_fed_node(session, transition_id, ctx.xname)
+            return child
 
-        pending, child = yield Check(facts)
-        if pending:
+        if (yield Gate(ctx.tier)):   # an earlier tier is unfinished
             # Woken by the store that empties the earlier tier (_Lockstep._wake_next_tiers);
             # this re-check covers a tier emptied elsewhere (an abort, the reaper, a deadline).
             ctx.description = outcomes.WAITING_FOR_TIER
             return Wait(scheduler.utcnow() + timedelta(
                 seconds=TIER_RECHECK_INTERVALS * self.settings.confirm_interval_s))
+        child = None
+        if action in OFF_ACTIONS and kind != "Node":
+            child = yield Check(failed_child)
         if child:
             return End(TaskState.FAILED, *outcomes.dependency_failure(
                 action.value, child.xname, child.description, child.error))
@@ -568,7 +573,7 @@ class Executor:
 
 class _Lockstep:
     """Drives the steps of a batch together: each round runs what the steps wait for, all
-    calls at once, all checks in one transaction, all stores in one transaction."""
+    calls at once, all gates and checks in one transaction, all stores in one transaction."""
 
     def __init__(self, executor: Executor, contexts: list[StepContext]):
         self.executor = executor
@@ -586,10 +591,14 @@ class _Lockstep:
                 self._collect_calls()
                 if any(isinstance(r, Call) for _, r in self.waiting.values()):
                     continue   # send those before storing: the BMCs work while we write
-            checks = self._take(Check)
-            if checks:
+            gates, checks = self._take(Gate), self._take(Check)
+            if gates or checks:
                 with self.db.transaction() as session:
-                    answers = [(ctx, request.read(session)) for ctx, request in checks]
+                    waiting = sequencing.earlier_tier_pending(session, [
+                        (ctx.claim.task_id, ctx.claim.transition_id, gate.tier)
+                        for ctx, gate in gates])
+                    answers = [(ctx, ctx.claim.task_id in waiting) for ctx, _ in gates]
+                    answers += [(ctx, request.read(session)) for ctx, request in checks]
                 for ctx, answer in answers:
                     self._advance(ctx, answer)
                 continue
