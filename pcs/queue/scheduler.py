@@ -120,28 +120,27 @@ def _allowable(document: str) -> tuple[str, ...]:
 
 def _insert_tasks(session: Session, transition_id: uuid.UUID, now: datetime,
                   rows: list[dict]) -> None:
-    """One statement for all the tasks (10,000 rows as arrays, not 10,000 parameter sets),
-    in component-name order so that sequence numbers follow lock order."""
+    """One statement for all the tasks, in component-name order so that sequence numbers
+    follow lock order. The rows travel as one JSON document that PostgreSQL parses (psycopg
+    escapes each element of a text array in Python: a fifth of a 10,000-location POST)."""
     if not rows:
         return
     rows.sort(key=lambda r: r["xname"])
-    columns = ("xname", "component_id", "deputy_key", "state", "description", "error", "tier",
-               "finished_at")
-    arrays = {c: [r[c] for r in rows] for c in columns}
+    document = json.dumps([{**r, "finished_at": r["finished_at"] and r["finished_at"].isoformat()}
+                           for r in rows])
     session.execute(text("""
         INSERT INTO transition_tasks (transition_id, xname, component_id, deputy_key, state,
                                       description, error, tier, finished_at, enqueued_at, plan,
                                       phase, attempt, resends)
         SELECT :transition_id, u.xname, u.component_id, u.deputy_key, u.state, u.description,
                u.error, u.tier, u.finished_at, :now, '[]'::jsonb, 'gather', 0, 0
-        FROM unnest(CAST(:xname AS text[]), CAST(:component_id AS integer[]),
-                    CAST(:deputy_key AS text[]), CAST(:state AS text[]),
-                    CAST(:description AS text[]), CAST(:error AS text[]),
-                    CAST(:tier AS smallint[]), CAST(:finished_at AS timestamptz[]))
+        FROM ROWS FROM (json_to_recordset(CAST(:rows AS json)) AS (
+                 xname text, component_id integer, deputy_key text, state text,
+                 description text, error text, tier smallint, finished_at timestamptz))
              WITH ORDINALITY AS u(xname, component_id, deputy_key, state, description, error,
                                   tier, finished_at, n)
         ORDER BY u.n
-    """), {"transition_id": transition_id, "now": now, **arrays})
+    """), {"transition_id": transition_id, "now": now, "rows": document})
 
 
 def _names_with_tasks(session: Session, component_ids: list[int]) -> set[str]:
