@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -322,16 +323,33 @@ _CLAIM_BATCH = text("""
     ORDER BY t.xname""")
 
 
+CLAIM_ATTEMPTS, CLAIM_RETRY_S = 10, 0.1
+
+
 def claim_batch(session: Session, task_ids: list[int], lease_s: float) -> list[tuple[Claim, Row]]:
     """Start the dispatched tasks among these, in one statement: each with its claim (attempt
     + 1, a lease) and its loaded row. Duplicate or stale IDs are left out (acknowledge and
-    drop). A task's first claim records its `started` event."""
+    drop); one that another statement holds locked for a moment is tried again, up to
+    CLAIM_ATTEMPTS times. A task's first claim records its `started` event."""
     if not task_ids:
         return []
-    now = utcnow()
-    rows = session.execute(_CLAIM_BATCH, {
-        "ids": list(task_ids), "now": now, "lease_until": now + timedelta(seconds=lease_s),
-        "dispatched": DISPATCHED, "running": RUNNING}).all()
+    rows, wanted = [], sorted(set(task_ids))
+    for attempt in range(1, CLAIM_ATTEMPTS + 1):
+        now = utcnow()
+        rows += session.execute(_CLAIM_BATCH, {
+            "ids": wanted, "now": now, "lease_until": now + timedelta(seconds=lease_s),
+            "dispatched": DISPATCHED, "running": RUNNING}).all()
+        claimed = {row.task_id for row in rows}
+        skipped = [i for i in wanted if i not in claimed]
+        if not skipped or attempt == CLAIM_ATTEMPTS:
+            break
+        # Skipped yet still dispatched: the row was locked by a statement that does not claim
+        # it (an UPDATE keeps the lock of a row it only re-checked until it commits). Left out,
+        # the task would wait for the reaper to send it again; it is tried again shortly.
+        wanted = [i for i, _ in still_dispatched(session, skipped)]
+        if not wanted:
+            break
+        time.sleep(CLAIM_RETRY_S)
     for row in rows:
         if row.attempt == 1:   # the first claim starts the task; later ones continue it
             events.task(session, row.transition_id, row.xname, events.STARTED,

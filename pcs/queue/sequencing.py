@@ -48,11 +48,17 @@ def wake_tier(session: Session, opened: dict[uuid.UUID, int], now) -> int:
     Returns how many."""
     if not opened:
         return 0
+    # SKIP LOCKED: a row a dispatcher holds is on its way already, and waiting for it would
+    # keep its lock, after the re-check, until this commits (its claim would skip it).
     return session.execute(text(f"""
-        UPDATE transition_tasks w SET next_check_at = :now
-        FROM unnest(CAST(:ids AS uuid[]), CAST(:tiers AS smallint[])) AS o(id, tier)
-        WHERE w.transition_id = o.id AND w.tier = o.tier AND w.state IN {UNFINISHED_SQL}
-          AND w.state = :deferred AND w.description = :waiting AND w.next_check_at > :now
+        UPDATE transition_tasks SET next_check_at = :now
+        WHERE id IN (
+            SELECT w.id FROM transition_tasks w
+            JOIN unnest(CAST(:ids AS uuid[]), CAST(:tiers AS smallint[])) AS o(id, tier)
+              ON w.transition_id = o.id AND w.tier = o.tier
+            WHERE w.state IN {UNFINISHED_SQL} AND w.state = :deferred
+              AND w.description = :waiting AND w.next_check_at > :now
+            FOR UPDATE OF w SKIP LOCKED)
     """), {"ids": list(opened), "tiers": list(opened.values()), "now": now,
            "deferred": TaskState.DEFERRED, "waiting": outcomes.WAITING_FOR_TIER}).rowcount
 
