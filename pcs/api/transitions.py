@@ -1,7 +1,7 @@
 """The /transitions blueprint (PCS v1)."""
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, make_response, request
 
 from pcs import queries
 from pcs.queue import scheduler, task_reservations
@@ -33,9 +33,12 @@ def create_transition():
                                       args["taskDeadlineMinutes"], locations, requested_by,
                                       queue_when_busy=args["onConflict"] == "queue",
                                       source_errors=source_errors)
-    svc.dispatch_after_commit()
-    location = {"Location": f"../transitions/{transition.id}"}
-    return TransitionCreated().dump(transition), 200, location
+    response = make_response(TransitionCreated().dump(transition), 200,
+                             {"Location": f"../transitions/{transition.id}"})
+    # The commit woke the dispatchers (NOTIFY); this pass, once the answer has gone out, is for
+    # a dispatcher that did not hear it.
+    response.call_on_close(svc.dispatch_after_commit)
+    return response
 
 
 @bp.get("/transitions")

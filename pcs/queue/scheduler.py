@@ -107,7 +107,9 @@ def submit(session: Session, settings: Settings, operation: Operation, deadline_
                                             if r["finished_at"] is not None])
     events.transition(session, transition.id, TransitionStatus.NEW)
     events.tasks_submitted(session, transition.id)   # queued, or failed at once with the reason
-    if not runnable:
+    if runnable:
+        wake_dispatchers(session)   # at the commit
+    else:
         complete_if_done(session, transition.id)
     return transition
 
