@@ -3,6 +3,7 @@ node BMCs, nodes): API.md "Power sequencing" and the dependency rules."""
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -15,15 +16,24 @@ SLOTS = ["x1000c0s0", "x1000c0s1"]
 CHASSIS = "x1000c0"
 
 
+@contextmanager
+def _stack_with_worker(private_stack_factory, scratch_dir, sim, name: str, **overrides):
+    """(settings, simulator, client) of a private stack, with a worker of its own."""
+    settings, sim, client = private_stack_factory(sim, **overrides)
+    worker = Worker(settings.as_env(), scratch_dir / f"{name}-worker.log", concurrency=8,
+                    name=name)
+    try:
+        yield settings, sim, client
+    finally:
+        worker.stop()
+
+
 @pytest.fixture
 def cabinet(private_stack_factory, scratch_dir):
-    settings, sim, client = private_stack_factory(
-        Simulator(bmcs=2, nodes_per_bmc=2, power_delay_s=0.3, chassis_bmcs=True,
-                  bmc_boot_delay_s=1.0))
-    worker = Worker(settings.as_env(), scratch_dir / "tiers-worker.log", concurrency=8,
-                    name="tiers")
-    yield settings, sim, client
-    worker.stop()
+    with _stack_with_worker(private_stack_factory, scratch_dir, Simulator(
+            bmcs=2, nodes_per_bmc=2, power_delay_s=0.3, chassis_bmcs=True,
+            bmc_boot_delay_s=1.0), "tiers") as stack:
+        yield stack
 
 
 def _first_reset_time(sim, path_end: str, bmc: str, reset_type: str, since: float) -> float:
@@ -140,13 +150,10 @@ def test_operation_outside_the_allowable_values_is_unsupported(cabinet):
 @pytest.fixture
 def rack(private_stack_factory, scratch_dir):
     """A node BMC, a PDU controller with two outlets and a management switch."""
-    settings, sim, client = private_stack_factory(
-        Simulator(bmcs=1, nodes_per_bmc=2, power_delay_s=0.3, pdus=1, outlets_per_pdu=2,
-                  switches=1))
-    worker = Worker(settings.as_env(), scratch_dir / "rack-worker.log", concurrency=8,
-                    name="rack")
-    yield settings, sim, client
-    worker.stop()
+    with _stack_with_worker(private_stack_factory, scratch_dir, Simulator(
+            bmcs=1, nodes_per_bmc=2, power_delay_s=0.3, pdus=1, outlets_per_pdu=2,
+            switches=1), "rack") as stack:
+        yield stack
 
 
 def test_outlets_and_switches_are_controlled_in_their_tiers(rack):
@@ -194,13 +201,10 @@ def slow_cabinet(private_stack_factory, scratch_dir):
     """Nodes taking 2 s, and a confirm interval of 30 s: a task waiting for an earlier tier
     would check again only after 150 s, so a transition that ends within a minute shows that
     the end of each tier woke the next."""
-    settings, sim, client = private_stack_factory(
-        Simulator(bmcs=2, nodes_per_bmc=2, power_delay_s=2.0, chassis_bmcs=True),
-        confirm_interval_s=30.0)
-    worker = Worker(settings.as_env(), scratch_dir / "slow-tiers-worker.log", concurrency=8,
-                    name="slow-tiers")
-    yield settings, sim, client
-    worker.stop()
+    with _stack_with_worker(private_stack_factory, scratch_dir, Simulator(
+            bmcs=2, nodes_per_bmc=2, power_delay_s=2.0, chassis_bmcs=True), "slow-tiers",
+            confirm_interval_s=30.0) as stack:
+        yield stack
 
 
 def test_the_end_of_a_tier_wakes_the_tasks_waiting_for_it(slow_cabinet):

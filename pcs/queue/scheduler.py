@@ -129,8 +129,7 @@ def _insert_tasks(session: Session, transition_id: uuid.UUID, now: datetime,
     if not rows:
         return
     rows.sort(key=lambda r: r["xname"])
-    document = json.dumps([{**r, "finished_at": r["finished_at"] and r["finished_at"].isoformat()}
-                           for r in rows])
+    document = json.dumps(rows, default=datetime.isoformat)   # finished_at
     session.execute(text("""
         INSERT INTO transition_tasks (transition_id, xname, component_id, deputy_key, state,
                                       description, error, tier, finished_at, enqueued_at, plan,

@@ -9,8 +9,8 @@ place, _step, applies it. A phase never does I/O itself: it yields what it needs
 the BMC, a Gate or Check in the database, a STORE of what it has to store) and the batch's
 runner (_Lockstep) does the I/O of all its tasks together: the calls at once (a slow BMC is not
 waited for by the others for more than SLOW_BMC_S), the gates in one statement and the checks
-in the same transaction, the stores set-based in one transaction. An instant BMC's task takes three transactions in all, shared
-with its batch: the claim, the intent, the outcome.
+in the same transaction, the stores set-based in one transaction. An instant BMC's task takes
+three transactions in all, shared with its batch: the claim, the intent, the outcome.
 
 The invariants hold per task: the intent is committed before its Reset goes out, an action
 that may have arrived is never sent blindly again, every exchange is stored before or with
@@ -506,14 +506,6 @@ class Executor:
     def _tier_closed(self, ctx: StepContext, action: Action) -> Steps:
         """None when the action may go now; else Wait (an earlier tier is unfinished) or End
         (a child it depends on failed, or the reservation it acts under expired)."""
-        transition_id, kind = ctx.claim.transition_id, ctx.component_type
-
-        def failed_child(session: Session):
-            child = sequencing.failed_descendant(session, transition_id, ctx.xname)
-            if child is None and kind == OUTLET_TYPE:
-                child = sequencing.failed_fed_node(session, transition_id, ctx.xname)
-            return child
-
         if (yield Gate(ctx.tier)):   # an earlier tier is unfinished
             # Woken by the store that empties the earlier tier (_Lockstep._wake_next_tiers);
             # this re-check covers a tier emptied elsewhere (an abort, the reaper, a deadline).
@@ -521,8 +513,8 @@ class Executor:
             return Wait(scheduler.utcnow() + timedelta(
                 seconds=TIER_RECHECK_INTERVALS * self.settings.confirm_interval_s))
         child = None
-        if action in OFF_ACTIONS and kind != "Node":
-            child = yield Check(failed_child)
+        if action in OFF_ACTIONS and ctx.component_type != "Node":
+            child = yield Check(partial(_failed_child, ctx))
         if child:
             return End(TaskState.FAILED, *outcomes.dependency_failure(
                 action.value, child.xname, child.description, child.error))
@@ -738,6 +730,15 @@ class _Lockstep:
             ctx.reservation_key = None
 
 
+def _failed_child(ctx: StepContext, session: Session) -> sequencing.FailedChild | None:
+    """A task of the transition below this component (or fed by this outlet) that failed."""
+    transition_id = ctx.claim.transition_id
+    child = sequencing.failed_descendant(session, transition_id, ctx.xname)
+    if child is None and ctx.component_type == OUTLET_TYPE:
+        child = sequencing.failed_fed_node(session, transition_id, ctx.xname)
+    return child
+
+
 def _final_store() -> Steps:
     yield STORE
 
@@ -760,9 +761,9 @@ def _context(claim: scheduler.Claim, row: Row) -> StepContext:
         system_path=row.redfish_path, reset_target=row.reset_target,
         reset_parameter=row.reset_parameter, allowable=list(row.allowable_values or []),
         bmc_id=row.bmc_id, component_type=row.type, tier=row.tier, stored_tier=row.tier,
-        multi_tier=row.multi_tier,
-        resends=row.resends, moved_at=row.moved_at, task_monitor=row.task_monitor,
-        reservation_key=row.reservation_key, reservation_deputy_key=row.reservation_deputy_key)
+        multi_tier=row.multi_tier, resends=row.resends, moved_at=row.moved_at,
+        task_monitor=row.task_monitor, reservation_key=row.reservation_key,
+        reservation_deputy_key=row.reservation_deputy_key)
 
 
 def _progress(ctx: StepContext) -> scheduler.Progress:
