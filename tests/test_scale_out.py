@@ -10,14 +10,17 @@ STEP_DONE = re.compile(rb"Task pcs\.run_steps\[[0-9a-f-]+\] succeeded")
 
 
 def test_a_worker_started_mid_transition_shares_the_work(private_stack_factory, scratch_dir):
+    # BMCs taking 5 s: the confirmation reads go on well after the second worker is up (with
+    # 1 s ones the first worker could finish all 200 nodes before the second one started).
     settings, sim, client = private_stack_factory(
-        Simulator(bmcs=100, nodes_per_bmc=2, power_delay_s=1.0))
+        Simulator(bmcs=100, nodes_per_bmc=2, power_delay_s=5.0))
     first = Worker(settings.as_env(), scratch_dir / "scale-first.log", concurrency=4,
                    name="first")
     second = None
     try:
         xnames = [f"{sim.bmc_body(i)['xname']}n{n}" for i in range(sim.bmcs) for n in range(2)]
-        tid = post_transition(client, "on", xnames)
+        # Tests count a minute as a second: 30 leaves the 5 s BMCs time to be confirmed.
+        tid = post_transition(client, "on", xnames, taskDeadlineMinutes=30)
         second = Worker(settings.as_env(), scratch_dir / "scale-second.log", concurrency=4,
                         name="second")
         body = wait_transition(client, tid, timeout=240)
